@@ -1,0 +1,125 @@
+"""Live frames in the web process: one channel-layer subscription per camera and width, shared by
+every viewer in this process.
+
+Latest frame wins. The feed keeps only the newest frame; each viewer waits for a frame newer than
+the one it sent last, so a slow viewer gets fewer frames, never older ones, and holds nothing
+but a reference to that one frame. While the feed has viewers it tells the capture worker, once a
+second, which width it wants; the worker encodes nothing for widths nobody asks for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+from cameras.models import Camera
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    jpeg: bytes
+    captured_at: float
+    seq: int
+
+
+class LiveFeed:
+    feeds: ClassVar[dict[tuple[str, int], LiveFeed]] = {}
+    linger = 5.0  # seconds a feed stays subscribed after its last viewer left (page reloads)
+    demand_every = 1.0
+    regroup_every = 3600.0  # group membership expires in Redis; renew it long before
+
+    def __init__(self, camera: Camera, width: int) -> None:
+        self.key = (camera.slug, width)
+        self.group = camera.frames_group(width)
+        self.worker_channel = camera.worker_channel
+        self.width = width
+        self.frame: LiveFrame | None = None
+        self.changed = asyncio.Event()
+        self.viewers = 0
+        self.idle_since = time.monotonic()
+        self.task: asyncio.Task | None = None
+
+    @classmethod
+    def for_camera(cls, camera: Camera, width: int = 0) -> LiveFeed:
+        feed = cls.feeds.get((camera.slug, width))
+        if feed is None:
+            feed = cls.feeds[(camera.slug, width)] = cls(camera, width)
+        return feed
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[LiveFeed]:
+        self.viewers += 1
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self.run())
+        try:
+            yield self
+        finally:
+            self.viewers -= 1
+            self.idle_since = time.monotonic()
+
+    async def next_frame(self, after: int = 0) -> LiveFrame:
+        """The newest frame, once there is one newer than sequence number `after`."""
+        while self.frame is None or self.frame.seq <= after:
+            await self.changed.wait()
+        return self.frame
+
+    def put(self, jpeg: bytes, captured_at: float) -> None:
+        seq = self.frame.seq + 1 if self.frame else 1
+        self.frame = LiveFrame(jpeg, captured_at, seq)
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    def wanted(self) -> bool:
+        return self.viewers > 0 or time.monotonic() - self.idle_since < self.linger
+
+    async def run(self) -> None:
+        layer = get_channel_layer()
+        try:
+            while self.wanted():
+                try:
+                    await self.pump(layer)
+                except Exception as exc:  # Redis restarting: the viewers wait, we retry
+                    logger.warning("live feed %s: %s; retrying", self.group, exc)
+                    await asyncio.sleep(1)
+        finally:
+            self.feeds.pop(self.key, None)
+            self.frame = None
+
+    async def pump(self, layer: BaseChannelLayer) -> None:
+        channel = await layer.new_channel()
+        await layer.group_add(self.group, channel)
+        demand = asyncio.create_task(self.ask_for_frames(layer, channel))
+        try:
+            while self.wanted() and not demand.done():
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), self.demand_every)
+                except TimeoutError:
+                    continue
+                if message.get("type") == "frame":
+                    self.put(message["jpeg"], message["t"])
+        finally:
+            demand.cancel()
+            with contextlib.suppress(Exception):
+                await layer.group_discard(self.group, channel)
+
+    async def ask_for_frames(self, layer: BaseChannelLayer, channel: str) -> None:
+        renew_at = time.monotonic() + self.regroup_every
+        while True:
+            with contextlib.suppress(ChannelFull):  # worker down: its channel fills, fine
+                await layer.send(
+                    self.worker_channel, {"type": "stream.demand", "width": self.width}
+                )
+            if time.monotonic() > renew_at:
+                await layer.group_add(self.group, channel)
+                renew_at = time.monotonic() + self.regroup_every
+            await asyncio.sleep(self.demand_every)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import signal
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from cameras.bus import Bus
+from cameras.models import Camera
+from cameras.worker import CaptureWorker
+
+
+class Command(BaseCommand):
+    help = "Run the capture worker of one camera in the foreground (logs to stderr)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("slug")
+
+    def handle(self, slug: str, **options: object) -> None:
+        try:
+            camera = Camera.objects.get(slug=slug)
+        except Camera.DoesNotExist:
+            raise CommandError(f"no camera {slug!r}; add it with: manage.py addcamera") from None
+        worker = CaptureWorker(camera, Bus(listen_channel=camera.worker_channel))
+        signal.signal(signal.SIGTERM, worker.stop)
+        signal.signal(signal.SIGINT, worker.stop)
+        worker.run()

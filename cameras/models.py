@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from cameras.motion import DetectorSettings
+from cameras.sources import SourceError, parse_source, redact
+
+
+def validate_source(value: str) -> None:
+    try:
+        parse_source(value)
+    except SourceError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class CameraQuerySet(models.QuerySet):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> CameraQuerySet:
+        """The one permission rule: staff see all, others what they or their groups may view."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(Q(viewers=user) | Q(viewer_groups__user=user)).distinct()
+
+    def enabled(self) -> CameraQuerySet:
+        return self.filter(enabled=True)
+
+
+class Camera(models.Model):
+    class Status(models.TextChoices):
+        STARTING = "starting", "starting"
+        ONLINE = "online", "online"
+        OFFLINE = "offline", "offline"
+        ERROR = "error", "error"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    source = models.CharField(
+        max_length=500,
+        validators=[validate_source],
+        help_text="demo, a video file, rtsp://…, http://…, /dev/videoN, usb:N or picamera2:N",
+    )
+    enabled = models.BooleanField(default=True)
+    viewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="viewable_cameras"
+    )
+    viewer_groups = models.ManyToManyField(Group, blank=True, related_name="viewable_cameras")
+
+    # Detection settings; DetectorSettings holds the defaults and their meaning.
+    sensitivity = models.PositiveSmallIntegerField(
+        default=DetectorSettings.threshold,
+        validators=[MinValueValidator(1), MaxValueValidator(255)],
+        help_text="Brightness change (0-255) that counts as motion; lower is more sensitive.",
+    )
+    min_area = models.FloatField(
+        default=DetectorSettings.min_area * 100,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Smallest moving object, in % of the frame.",
+    )
+    detection_fps = models.FloatField(
+        default=DetectorSettings.fps, validators=[MinValueValidator(0.5), MaxValueValidator(30)]
+    )
+    detection_width = models.PositiveSmallIntegerField(
+        default=DetectorSettings.width, validators=[MinValueValidator(80), MaxValueValidator(1920)]
+    )
+    start_after = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0)],
+        help_text="Seconds motion must persist before an event starts.",
+    )
+    end_after = models.FloatField(
+        default=5.0,
+        validators=[MinValueValidator(0.5)],
+        help_text="Seconds without motion that end an event.",
+    )
+    max_event_length = models.FloatField(
+        default=300.0,
+        validators=[MinValueValidator(5)],
+        help_text="Seconds after which a long event is split.",
+    )
+    mask = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Areas to ignore: a list of polygons, each a list of [x, y] in 0..1.",
+    )
+
+    # Health, written by the capture worker.
+    status = models.CharField(max_length=10, choices=Status, default=Status.STARTING)
+    status_detail = models.CharField(max_length=200, blank=True)
+    status_since = models.DateTimeField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    last_frame_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CameraQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]  # a short table; every list shows cameras by name
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("camera-stream", args=[self.slug])
+
+    @property
+    def group_name(self) -> str:
+        """Channel-layer group for this camera's alerts and status."""
+        return f"camera.{self.slug}"
+
+    @property
+    def worker_channel(self) -> str:
+        """Channel the capture worker listens on for viewer demand."""
+        return f"capture.{self.slug}"
+
+    def frames_group(self, width: int) -> str:
+        return f"frames.{self.slug}.{width}"
+
+    @property
+    def safe_source(self) -> str:
+        """The source with any password replaced, for pages and logs."""
+        return redact(self.source)
+
+    def detector_settings(self) -> DetectorSettings:
+        return DetectorSettings(
+            threshold=self.sensitivity,
+            min_area=self.min_area / 100,
+            fps=self.detection_fps,
+            width=self.detection_width,
+            mask=self.mask or [],
+        )
+
+    def config_fingerprint(self) -> tuple:
+        """What a running worker depends on: a change means the worker restarts."""
+        return (
+            self.source,
+            self.enabled,
+            self.sensitivity,
+            self.min_area,
+            self.detection_fps,
+            self.detection_width,
+            self.start_after,
+            self.end_after,
+            self.max_event_length,
+            repr(self.mask),
+        )
+
+    def can_be_viewed_by(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        return Camera.objects.visible_to(user).filter(pk=self.pk).exists()
+
+    def set_status(self, status: str, detail: str = "", fps: float | None = None) -> None:
+        now = timezone.now()
+        fields = ["status", "status_detail", "fps"]
+        if status != self.status:
+            self.status_since = now
+            fields.append("status_since")
+        self.status, self.status_detail, self.fps = status, detail[:200], fps
+        Camera.objects.filter(pk=self.pk).update(**{f: getattr(self, f) for f in fields})
+
+    def status_message(self) -> dict:
+        """The websocket's camera.status message."""
+        return {
+            "type": "camera.status",
+            "camera": self.slug,
+            "status": self.status,
+            "detail": self.status_detail,
+            "fps": round(self.fps, 1) if self.fps is not None else None,
+            "since": self.status_since.isoformat() if self.status_since else None,
+        }

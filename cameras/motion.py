@@ -1,0 +1,130 @@
+"""Background-subtraction motion detection on a small grey image. Knows nothing of Django.
+
+Frames in, moving regions out: each frame is shrunk to `width` pixels, blurred, and compared with
+a running-average background. Pixels that differ by more than `threshold` are motion; after a
+morphological open (noise) and dilation (join the parts of one object) every connected region of
+at least `min_area` of the frame is reported. The background keeps learning, slowly where there
+is motion, so a parked car fades into it within seconds to tens of seconds while a walking person
+does not. A change over most of the frame at once is a light switch, not an intruder: the
+background is reset instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
+
+
+@dataclass
+class DetectorSettings:
+    threshold: int = 25  # grey-level difference that counts as change
+    min_area: float = 0.005  # smallest region, as a fraction of the frame
+    fps: float = 5.0  # detection rate; frames in between are not analysed
+    width: int = 320  # detection image width in pixels
+    mask: list = field(default_factory=list)  # polygons of [x, y] in 0..1 to ignore
+    warmup_frames: int = 8
+    learn_rate: float = 0.05  # background update where nothing moves
+    learn_rate_motion: float = 0.01  # ... and where something moves (absorbs lasting changes)
+    global_change: float = 0.5  # this fraction changed at once is lighting, not motion
+
+
+@dataclass
+class Detection:
+    boxes: list[Box]
+    area: float  # fraction of the frame covered by reported regions
+
+    @property
+    def moving(self) -> bool:
+        return bool(self.boxes)
+
+
+NO_MOTION = Detection(boxes=[], area=0.0)
+
+
+class MotionDetector:
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self.background: np.ndarray | None = None
+        self.ignore: np.ndarray | None = None
+        self.frames_seen = 0
+        self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+
+    def detect(self, image: np.ndarray) -> Detection:
+        """Moving regions in a BGR or grey frame, compared with the frames before it."""
+        grey = self.prepare(image)
+        if self.background is None or self.background.shape != grey.shape:
+            self.reset(grey)
+            return NO_MOTION
+        self.frames_seen += 1
+        changed = self.changed_pixels(grey)
+        if self.frames_seen <= self.settings.warmup_frames:
+            cv2.accumulateWeighted(grey, self.background, 0.5)
+            return NO_MOTION
+        if cv2.countNonZero(changed) > self.settings.global_change * changed.size:
+            self.reset(grey)
+            return NO_MOTION
+        regions = self.regions(changed)
+        self.learn(grey, regions)
+        return self.describe(regions)
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        if image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        height, width = image.shape
+        target = min(self.settings.width, width)
+        if target != width:
+            size = (target, max(1, round(height * target / width)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return cv2.GaussianBlur(image, (5, 5), 0)
+
+    def reset(self, grey: np.ndarray) -> None:
+        self.background = grey.astype(np.float32)
+        self.ignore = self.mask_image(grey.shape)
+        self.frames_seen = 0
+
+    def mask_image(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        """255 where detection looks, 0 inside the ignore polygons (None: look everywhere)."""
+        if not self.settings.mask:
+            return None
+        height, width = shape[:2]
+        keep = np.full((height, width), 255, np.uint8)
+        for polygon in self.settings.mask:
+            points = np.array([[x * width, y * height] for x, y in polygon], np.int32)
+            cv2.fillPoly(keep, [points], 0)
+        return keep
+
+    def changed_pixels(self, grey: np.ndarray) -> np.ndarray:
+        diff = cv2.absdiff(grey, cv2.convertScaleAbs(self.background))
+        _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY)
+        if self.ignore is not None:
+            changed = cv2.bitwise_and(changed, self.ignore)
+        return changed
+
+    def regions(self, changed: np.ndarray) -> np.ndarray:
+        opened = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self.kernel)
+        return cv2.dilate(opened, self.kernel, iterations=2)
+
+    def learn(self, grey: np.ndarray, regions: np.ndarray) -> None:
+        still = cv2.bitwise_not(regions)
+        cv2.accumulateWeighted(grey, self.background, self.settings.learn_rate, mask=still)
+        cv2.accumulateWeighted(grey, self.background, self.settings.learn_rate_motion, regions)
+
+    def describe(self, regions: np.ndarray) -> Detection:
+        height, width = regions.shape
+        total = float(height * width)
+        contours, _ = cv2.findContours(regions, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        boxes: list[Box] = []
+        area = 0.0
+        for contour in contours:
+            region_area = cv2.contourArea(contour) / total
+            if region_area < self.settings.min_area:
+                continue
+            x, y, w, h = cv2.boundingRect(contour)
+            boxes.append((x / width, y / height, w / width, h / height))
+            area += region_area
+        boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
+        return Detection(boxes=boxes, area=round(min(area, 1.0), 4))

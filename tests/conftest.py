@@ -1,0 +1,169 @@
+"""Fixtures with real parts: a private Redis, Daphne and capture workers as subprocesses, personas.
+
+Servers listen on 127.0.0.1 or on unix sockets in the suite's own temp dir, and every process a
+fixture starts is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection
+
+from cameras.models import Camera
+from cameras.supervisor import find_redis_server
+from tests.videos import write_video
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A private redis-server on a unix socket in the suite's data dir."""
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("needs the redis-server package (apt install redis-server)")
+    sock = settings.REDIS_URL.removeprefix("unix://")
+    process = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
+         "--dir", str(settings.DATA_DIR), "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_until(lambda: os.path.exists(sock), 10, "redis-server")
+    yield settings.REDIS_URL
+    stop_process(process)
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for subprocesses to share it with the suite."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def child_env(django_db_setup: None, redis_server: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_server}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server_url(child_env: dict[str, str]) -> Iterator[str]:
+    """A real Daphne serving the project on 127.0.0.1, for the whole session."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "surveillance.asgi:application"],
+        cwd=ROOT, env=child_env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(healthy, 30, "Daphne to serve /healthz")
+    yield url
+    stop_process(process)
+
+
+@pytest.fixture
+def start_worker(
+    child_env: dict[str, str], transactional_db: None
+) -> Iterator[Callable[[str], subprocess.Popen]]:
+    """Starts `manage.py capture SLUG` subprocesses; stops them before the database is flushed."""
+    processes: list[subprocess.Popen] = []
+
+    def start(slug: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "capture", slug], cwd=ROOT, env=child_env
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        stop_process(process)
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_user("owner", password=PASSWORD, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def member(db: None) -> User:
+    """A household member who may view only the cameras added to their list."""
+    return User.objects.create_user("member", password=PASSWORD)
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
+    return User.objects.create_user("stranger", password=PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def motion_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 s, looping well: still 0-2 s, a box crosses 2-4 s, still again 4-8 s."""
+    return write_video(tmp_path_factory.mktemp("videos") / "motion.mp4", 8, moving=(2, 4))
+
+
+@pytest.fixture(scope="session")
+def still_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_video(tmp_path_factory.mktemp("videos") / "still.mp4", 6)
+
+
+@pytest.fixture
+def front_door(db: None, motion_video: Path) -> Camera:
+    return Camera.objects.create(
+        slug="front-door", name="Front door", source=str(motion_video), end_after=1.0
+    )
+
+
+@pytest.fixture
+def garage(db: None, motion_video: Path) -> Camera:
+    return Camera.objects.create(
+        slug="garage", name="Garage", source=str(motion_video), end_after=1.0
+    )

@@ -1,0 +1,87 @@
+"""The detector on synthetic frames: what is motion and what is not."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from cameras.motion import DetectorSettings, MotionDetector
+from tests.videos import scene
+
+RNG = np.random.default_rng(3)
+
+
+def noisy(image: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    noise = RNG.normal(0, sigma, image.shape)
+    return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def warmed_up(detector: MotionDetector, background: np.ndarray, frames: int = 20) -> None:
+    for _ in range(frames):
+        assert not detector.detect(noisy(background)).moving
+
+
+def with_box(background: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
+    image = background.copy()
+    cv2.rectangle(image, (x, y), (x + w, y + h), (15, 15, 15), -1)
+    return image
+
+
+def test_object_entering_is_reported_where_it_is() -> None:
+    background = scene()
+    detector = MotionDetector()
+    warmed_up(detector, background)
+    detection = detector.detect(noisy(with_box(background, 160, 80, 40, 60)))
+    assert len(detection.boxes) == 1
+    x, y, w, h = detection.boxes[0]
+    assert abs(x - 160 / 320) < 0.03 and abs(y - 80 / 240) < 0.03
+    assert abs(w - 40 / 320) < 0.04 and abs(h - 60 / 240) < 0.04
+
+
+def test_every_moving_region_is_reported_not_one_union_box() -> None:
+    background = scene()
+    detector = MotionDetector()
+    warmed_up(detector, background)
+    image = with_box(with_box(background, 20, 20, 30, 40), 240, 150, 30, 40)
+    assert len(detector.detect(noisy(image)).boxes) == 2
+
+
+def test_sensor_noise_is_not_motion() -> None:
+    background = scene()
+    detector = MotionDetector()
+    warmed_up(detector, background)
+    assert not any(detector.detect(noisy(background, sigma=4)).moving for _ in range(50))
+
+
+def test_region_smaller_than_minimum_area_is_ignored() -> None:
+    background = scene()
+    detector = MotionDetector(DetectorSettings(min_area=0.01))
+    warmed_up(detector, background)
+    assert not detector.detect(noisy(with_box(background, 100, 100, 6, 6))).moving
+
+
+def test_light_switch_is_not_motion() -> None:
+    background = scene()
+    detector = MotionDetector()
+    warmed_up(detector, background)
+    brighter = cv2.convertScaleAbs(background, alpha=1.6, beta=40)
+    assert not detector.detect(noisy(brighter)).moving
+    assert not any(detector.detect(noisy(brighter)).moving for _ in range(20))
+
+
+def test_masked_area_is_ignored() -> None:
+    background = scene()
+    left_half = [[[0, 0], [0.5, 0], [0.5, 1], [0, 1]]]
+    detector = MotionDetector(DetectorSettings(mask=left_half))
+    warmed_up(detector, background)
+    assert not detector.detect(noisy(with_box(background, 40, 80, 40, 60))).moving
+    assert detector.detect(noisy(with_box(background, 220, 80, 40, 60))).moving
+
+
+def test_lasting_change_is_absorbed_into_the_background() -> None:
+    background = scene()
+    detector = MotionDetector(DetectorSettings(fps=5))
+    warmed_up(detector, background)
+    parked = with_box(background, 160, 80, 40, 60)
+    moving = [detector.detect(noisy(parked)).moving for _ in range(5 * 60)]
+    assert moving[0] and not moving[-1]
