@@ -54,7 +54,7 @@ class Bus:
 
     def publish(self, group: str, message: dict) -> bool:
         """Queue a group_send; False when dropped because the layer is not keeping up."""
-        if len(self.pending) >= self.max_pending:
+        if len(self.pending) >= self.max_pending or not self.loop.is_running():
             self.dropped += 1
             return False
         future = asyncio.run_coroutine_threadsafe(self.layer.group_send(group, message), self.loop)

@@ -1,0 +1,181 @@
+"""`manage.py runsurveillance` end to end, on a fresh data dir of its own and its private Redis.
+
+One supervisor serves the whole module and the tests follow its life in file order: it serves,
+keeps one worker per enabled camera, follows changes, and at last is stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cameras.supervisor import find_redis_server
+from tests.conftest import ROOT, free_port, stop_process, wait_until
+from tests.videos import write_video
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(find_redis_server() is None, reason="needs redis-server"),
+]
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+    video: Path
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command as a subprocess of its own; its stdout."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def start_supervisor(env: dict[str, str], port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "runsurveillance", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+def children_of(parent: int) -> dict[int, list[str]]:
+    """Live (not zombie) child processes of `parent`, read from /proc: {pid: argv}."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # comm, in parentheses, may hold spaces: the fields start after the last ")".
+            state, ppid = stat.read_text().rpartition(")")[2].split()[:2]
+            argv = (stat.parent / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError):
+            continue  # gone while we looked
+        if int(ppid) == parent and state != "Z":
+            found[int(stat.parent.name)] = [arg for arg in argv if arg]
+    return found
+
+
+def workers_of(parent: int, slug: str) -> list[int]:
+    return [pid for pid, argv in children_of(parent).items() if argv[-2:] == ["capture", slug]]
+
+
+def healthy(url: str) -> bool:
+    try:
+        response = httpx.get(f"{url}/healthz", timeout=2)
+    except httpx.TransportError:
+        return False
+    return response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.fixture(scope="module")
+def surveillance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A migrated data dir with camera cam-a, and runsurveillance serving it on 127.0.0.1."""
+    base = tmp_path_factory.mktemp("runsurveillance")
+    video = write_video(base / "cam.mp4", 4)
+    env = {**os.environ, "SURVEILLANCE_DATA_DIR": str(base / "data"), "PYTHONPATH": str(ROOT)}
+    env.pop("REDIS_URL", None)  # unset: runsurveillance starts its own Redis
+    env.pop("DATABASE_URL", None)  # unset: the SQLite file in the data dir
+    manage(env, "migrate", "--verbosity", "0")
+    manage(env, "addcamera", "cam-a", str(video))
+    port = free_port()
+    process = start_supervisor(env, port)
+    running = Running(process, f"http://127.0.0.1:{port}", base / "data", env, video)
+    yield running
+    stop_process(process, timeout=20)
+
+
+def test_it_serves_healthz(surveillance: Running) -> None:
+    wait_until(lambda: healthy(surveillance.url), 30, "/healthz to answer 200 ok")
+
+
+def test_it_runs_web_redis_and_one_worker_per_enabled_camera(surveillance: Running) -> None:
+    pid = surveillance.process.pid
+    wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+
+    children = list(children_of(pid).values())
+    assert len(workers_of(pid, "cam-a")) == 1
+    assert any(argv[1:3] == ["-m", "daphne"] for argv in children), children
+    assert any("redis-server" in argv[0] for argv in children), children
+    assert (surveillance.data_dir / "run" / "redis.sock").exists()
+
+
+def test_killed_worker_is_restarted(surveillance: Running) -> None:
+    pid = surveillance.process.pid
+    [old] = wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+
+    os.kill(old, signal.SIGKILL)
+
+    [new] = wait_until(
+        lambda: [p for p in workers_of(pid, "cam-a") if p != old], 10, "a new worker of cam-a"
+    )
+    assert new != old
+    assert old not in workers_of(pid, "cam-a")
+
+
+def test_camera_added_while_running_gets_a_worker(surveillance: Running) -> None:
+    manage(surveillance.env, "addcamera", "cam-b", str(surveillance.video))
+
+    pid = surveillance.process.pid
+    wait_until(lambda: workers_of(pid, "cam-b"), 8, "the worker of the added camera")
+    assert len(workers_of(pid, "cam-b")) == 1
+
+
+def test_disabled_camera_loses_its_worker_and_others_keep_theirs(surveillance: Running) -> None:
+    pid = surveillance.process.pid
+    manage(surveillance.env, "addcamera", "cam-b", str(surveillance.video))
+    wait_until(lambda: workers_of(pid, "cam-b"), 8, "the worker of cam-b")
+    [cam_a] = wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+
+    manage(surveillance.env, "addcamera", "cam-b", str(surveillance.video), "--disabled")
+
+    wait_until(lambda: not workers_of(pid, "cam-b"), 8, "the disabled camera's worker to stop")
+    assert workers_of(pid, "cam-a") == [cam_a]
+
+
+def test_sigterm_stops_every_child_and_removes_the_redis_socket(surveillance: Running) -> None:
+    process = surveillance.process
+    wait_until(lambda: workers_of(process.pid, "cam-a"), 10, "the worker of cam-a")
+    children = children_of(process.pid)
+    assert len(children) >= 3  # redis, web, cam-a
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(15) == 0
+    wait_until(
+        lambda: not any(os.path.exists(f"/proc/{child}") for child in children),
+        5,
+        "every child to be gone",
+    )
+    assert not (surveillance.data_dir / "run" / "redis.sock").exists()
+
+
+def test_a_second_start_on_the_same_data_dir_keeps_the_cameras(surveillance: Running) -> None:
+    stop_process(surveillance.process, timeout=20)  # already stopped, in file order
+    port = free_port()
+    again = start_supervisor(surveillance.env, port)
+    try:
+        wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 30, "/healthz after a restart")
+        wait_until(lambda: workers_of(again.pid, "cam-a"), 10, "the worker of cam-a")
+        assert not workers_of(again.pid, "cam-b")  # still disabled
+    finally:
+        stop_process(again, timeout=20)
+
+    listing = manage(
+        surveillance.env, "shell", "--no-imports", "-c",
+        "from cameras.models import Camera; "
+        "print(sorted(Camera.objects.values_list('slug', flat=True)))",
+    )  # fmt: skip
+    assert listing.strip() == "['cam-a', 'cam-b']"
