@@ -1,12 +1,35 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from cameras.models import Camera
+from cameras.sources import MASK, redact
+
+
+class CameraForm(forms.ModelForm):
+    """Shows the source with its password masked; saving the masked text keeps the password."""
+
+    class Meta:
+        model = Camera
+        fields = ["source"]  # the admin adds the rest from its fieldsets
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["source"] = redact(self.instance.source)
+
+    def clean_source(self) -> str:
+        source = self.cleaned_data["source"]
+        stored = self.instance.source if self.instance.pk else ""
+        if MASK in source and source == redact(stored):
+            return stored
+        return source
 
 
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
+    form = CameraForm
     list_display = ["name", "slug", "source_display", "enabled", "status", "fps", "status_since"]
     list_filter = ["enabled", "status"]
     search_fields = ["name", "slug"]

@@ -33,6 +33,7 @@ BACKENDS = {
 }
 NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
 # Characters no camera URL or path needs and every injection does.
+MASK = "***"  # what a password looks like in pages and logs
 FORBIDDEN = re.compile(r"[\s;|`<>\\]|\$\(|\x00")
 
 
@@ -96,7 +97,7 @@ def redact(text: str) -> str:
         host = parts.hostname or ""
         if parts.port:
             host = f"{host}:{parts.port}"
-        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
     except ValueError:
         return "(unparsable source)"
 

@@ -1,0 +1,99 @@
+"""Camera source strings: what is accepted, what is refused with a clear message, what is hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cameras.demo import DemoSource
+from cameras.sources import EndOfStream, FileSource, SourceError, open_source, parse_source, redact
+from tests.videos import write_video
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("demo", ("demo", "default")),
+        ("demo:porch", ("demo", "porch")),
+        (
+            "rtsp://user:pw@192.0.2.7:554/stream1",
+            ("network", "rtsp://user:pw@192.0.2.7:554/stream1"),
+        ),
+        ("rtsps://cam.local/live", ("network", "rtsps://cam.local/live")),
+        ("http://127.0.0.1:8081/cam.mjpg", ("network", "http://127.0.0.1:8081/cam.mjpg")),
+        ("https://cam.local/video", ("network", "https://cam.local/video")),
+        ("/dev/video2", ("usb", "2")),
+        ("usb:0", ("usb", "0")),
+        ("picamera2:0", ("picamera2", "0")),
+        ("file:/srv/clips/yard.mp4", ("file", "/srv/clips/yard.mp4")),
+        ("/srv/clips/yard.mp4", ("file", "/srv/clips/yard.mp4")),
+        ("clips/yard.mp4", ("file", "clips/yard.mp4")),
+    ],
+)
+def test_source_strings_of_every_kind_are_understood(text: str, expected: tuple) -> None:
+    assert parse_source(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("rtsp://", "needs a host"),
+        ("usb:x", "usb:N"),
+        ("picamera2:front", "picamera2:N"),
+        ("/dev/sda", "/dev/videoN"),
+        ("-i /etc/passwd", "not allowed"),
+        ("rtsp://cam/x; rm -rf /", "not allowed"),
+        ("rtsp://cam/$(reboot)", "not allowed"),
+        ("rtsp://cam/`id`", "not allowed"),
+        ("http://cam/a|b", "not allowed"),
+        ("ftp://cam/x", "unknown camera source type 'ftp'"),
+        ("demo:../../x", "demo:NAME"),
+    ],
+)
+def test_bad_source_strings_are_refused_with_a_clear_message(text: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message.replace("$", r"\$").replace("(", r"\(")):
+        parse_source(text)
+
+
+def test_password_in_a_source_url_is_hidden() -> None:
+    assert redact("rtsp://admin:hunter2@10.0.0.5:554/s1") == "rtsp://admin:***@10.0.0.5:554/s1"
+    assert redact("http://10.0.0.5/cam.mjpg") == "http://10.0.0.5/cam.mjpg"
+    assert redact("demo") == "demo"
+
+
+def test_open_source_picks_the_backend_without_opening_it() -> None:
+    assert isinstance(open_source("demo:x"), DemoSource)
+    assert isinstance(open_source("/nonexistent.mp4"), FileSource)
+
+
+def test_missing_file_fails_to_open_with_its_path(tmp_path: Path) -> None:
+    source = open_source(str(tmp_path / "missing.mp4"))
+    with pytest.raises(SourceError, match="video file not found"):
+        source.open()
+
+
+def test_file_played_without_looping_ends_and_with_looping_goes_on(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "short.mp4", 1)
+    once = FileSource(str(video), realtime=False, loop=False)
+    once.open()
+    frames = 0
+    with pytest.raises(EndOfStream):
+        while True:
+            once.read()
+            frames += 1
+    assert frames == 15
+    looping = FileSource(str(video), realtime=False)
+    looping.open()
+    times = [looping.read().captured_at for _ in range(40)]
+    assert times == sorted(times) and times[-1] - times[0] == pytest.approx(39 / 15)
+
+
+def test_demo_scene_has_someone_crossing() -> None:
+    demo = DemoSource("yard", realtime=False, first_after=1.0)
+    demo.open()
+    frames = [demo.read().image for _ in range(15 * 6)]
+    quiet, crossing = frames[5], frames[15 * 3]
+    assert frames[0].shape == (480, 640, 3)
+    assert (abs(crossing.astype(int) - quiet.astype(int)) > 40).sum() > 2000
