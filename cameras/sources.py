@@ -50,6 +50,10 @@ class Frame:
     image: np.ndarray  # BGR, as OpenCV wants it
     captured_at: float  # Unix seconds
     jpeg: bytes | None = None  # the camera's own JPEG, when it sent one
+    grey: np.ndarray | None = None  # the camera's own small luma image, when it has one
+
+    def detection_image(self) -> np.ndarray:
+        return self.image if self.grey is None else self.grey
 
 
 def parse_source(text: str) -> tuple[str, str]:

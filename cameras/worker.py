@@ -149,7 +149,7 @@ class CaptureWorker:
         self.rate.tick(frame.captured_at)
         if frame.captured_at >= self.next_detection:
             self.next_detection = frame.captured_at + 0.95 / self.detector.settings.fps
-            self.recorder.update(frame, self.detector.detect(frame.image))
+            self.recorder.update(frame, self.detector.detect(frame.detection_image()))
         self.publish_frame(frame)
 
     def publish_frame(self, frame: Frame) -> None:

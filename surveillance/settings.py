@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -78,9 +79,23 @@ def _database(url: str) -> dict:
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DJANGO_DEBUG")
 
+
+def _bind_hosts(bind: str) -> list[str]:
+    """Host names the server answers to for a HOST:PORT bind; all interfaces add this machine's."""
+    host = bind.rsplit(":", 1)[0].strip("[]")
+    if host not in {"0.0.0.0", "::", ""}:  # noqa: S104 (a comparison, not a bind)
+        return [host]
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        addresses = set()
+    return [name, f"{name}.local", *sorted(addresses)]
+
+
 BIND = env("SURVEILLANCE_BIND", "127.0.0.1:8000")
 ALLOWED_HOSTS = env_list(
-    "DJANGO_ALLOWED_HOSTS", ",".join(["localhost", "127.0.0.1", BIND.rsplit(":", 1)[0]])
+    "DJANGO_ALLOWED_HOSTS", ",".join(["localhost", "127.0.0.1", *_bind_hosts(BIND)])
 )
 
 INSTALLED_APPS = [
