@@ -96,7 +96,10 @@ class CaptureWorker:
             while not self.stopping:
                 self.step()
         finally:
-            self.shutdown()
+            try:
+                self.shutdown()
+            finally:
+                self.bus.stop()
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -191,10 +194,9 @@ class CaptureWorker:
         self.bus.publish(self.camera.group_name, self.camera.status_message())
 
     def shutdown(self) -> None:
-        try:
-            self.recorder.close()
-            if self.source is not None:
-                self.source.close()
-            self.set_status(Camera.Status.OFFLINE, "worker stopped")
-        finally:
-            self.bus.stop()
+        """Close the open event and the source; the camera shows as offline."""
+        self.recorder.close()
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+        self.set_status(Camera.Status.OFFLINE, "worker stopped")
