@@ -86,6 +86,8 @@ def parse_source(text: str) -> tuple[str, str]:
             raise SourceError("picamera2:N takes a camera number, e.g. picamera2:0")
         return "picamera2", rest
     if scheme == "file":
+        if not rest:
+            raise SourceError("file:PATH needs a path")
         return "file", rest
     if "://" in text:
         raise SourceError(f"unknown camera source type {scheme!r}")

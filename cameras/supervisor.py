@@ -46,6 +46,7 @@ class Child:
         self.started_at = 0.0
         self.backoff = Backoff(first=1.0, limit=30.0)
         self.restarts = 0
+        self.stop_by = 0.0
 
     def start(self) -> None:
         # Own session: Ctrl-C reaches only the supervisor, which stops children in order.
@@ -75,6 +76,14 @@ class Child:
     def terminate(self) -> None:
         if self.alive():
             self.process.terminate()
+        self.stop_by = time.monotonic() + STOP_TIMEOUT
+
+    def reap(self) -> bool:
+        """After terminate(): True once it has exited; killed if it outstays STOP_TIMEOUT."""
+        if self.alive() and time.monotonic() > self.stop_by:
+            logger.warning("%s did not stop in time; killing it", self.name)
+            self.process.kill()
+        return not self.alive()
 
     def wait(self, deadline: float) -> None:
         if self.process is None:
@@ -110,6 +119,7 @@ class Supervisor:
         self.redis: Child | None = None
         self.web: Child | None = None
         self.workers: dict[str, tuple[Child, tuple]] = {}
+        self.retiring: list[Child] = []  # stopped workers not yet exited
         self.next_reconcile = 0.0
 
     def run(self) -> None:
@@ -135,6 +145,7 @@ class Supervisor:
             self.reconcile()
         for child, _ in self.workers.values():
             child.keep_running()
+        self.retiring = [child for child in self.retiring if not child.reap()]
 
     def start_redis(self) -> None:
         binary = find_redis_server()
@@ -174,16 +185,18 @@ class Supervisor:
             if wanted.get(slug) != fingerprint:
                 logger.info("camera %s removed, disabled or changed: stopping its worker", slug)
                 child.terminate()
-                child.wait(time.monotonic() + STOP_TIMEOUT)
+                self.retiring.append(child)
                 del self.workers[slug]
+        retiring = {child.name for child in self.retiring}
         for slug, fingerprint in wanted.items():
-            if slug not in self.workers:
+            # A changed camera's new worker waits until the old one has closed its event.
+            if slug not in self.workers and f"worker {slug}" not in retiring:
                 argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "capture", slug]
                 self.workers[slug] = (Child(f"worker {slug}", argv, self.env), fingerprint)
                 logger.info("camera %s: starting its worker", slug)
 
     def shutdown(self) -> None:
-        children = [child for child, _ in self.workers.values()]
+        children = [child for child, _ in self.workers.values()] + self.retiring
         if self.web is not None:
             children.append(self.web)
         for child in children:

@@ -23,7 +23,10 @@ from tests.videos import write_video
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(find_redis_server() is None, reason="needs redis-server"),
+    pytest.mark.skipif(
+        find_redis_server() is None,
+        reason="needs the redis-server package (apt install redis-server)",
+    ),
 ]
 
 
@@ -143,6 +146,16 @@ def test_disabled_camera_loses_its_worker_and_others_keep_theirs(surveillance: R
 
     wait_until(lambda: not workers_of(pid, "cam-b"), 8, "the disabled camera's worker to stop")
     assert workers_of(pid, "cam-a") == [cam_a]
+
+
+def test_changed_camera_gets_a_fresh_worker(surveillance: Running) -> None:
+    pid = surveillance.process.pid
+    [old] = wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+
+    manage(surveillance.env, "addcamera", "cam-a", f"file:{surveillance.video}")
+
+    wait_until(lambda: [p for p in workers_of(pid, "cam-a") if p != old], 15, "cam-a's new worker")
+    assert not os.path.exists(f"/proc/{old}/cmdline") or old not in workers_of(pid, "cam-a")
 
 
 def test_sigterm_stops_every_child_and_removes_the_redis_socket(surveillance: Running) -> None:

@@ -50,6 +50,7 @@ def test_source_strings_of_every_kind_are_understood(text: str, expected: tuple)
         ("http://cam/a|b", "not allowed"),
         ("ftp://cam/x", "unknown camera source type 'ftp'"),
         ("demo:../../x", "demo:NAME"),
+        ("file:", "needs a path"),
     ],
 )
 def test_bad_source_strings_are_refused_with_a_clear_message(text: str, message: str) -> None:
