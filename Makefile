@@ -6,7 +6,7 @@ BIND ?= 127.0.0.1:8000
 # On a Raspberry Pi, picamera2 comes from the OS (python3-picamera2): let the venv see it.
 VENV_FLAGS := $(if $(wildcard /usr/lib/python3/dist-packages/picamera2),--system-site-packages,)
 # Debian packages the full test suite uses; `make test` skips (and names) what is missing.
-SYSTEM_PACKAGES := redis-server ffmpeg
+SYSTEM_PACKAGES := redis-server ffmpeg chromium
 
 .PHONY: run test lint system-packages clean-venv
 

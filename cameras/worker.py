@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 
 import cv2
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from cameras.bus import Bus
@@ -152,8 +152,16 @@ class CaptureWorker:
         self.rate.tick(frame.captured_at)
         if frame.captured_at >= self.next_detection:
             self.next_detection = frame.captured_at + 0.95 / self.detector.settings.fps
-            self.recorder.update(frame, self.detector.detect(frame.detection_image()))
+            self.detect(frame)
         self.publish_frame(frame)
+
+    def detect(self, frame: Frame) -> None:
+        detection = self.detector.detect(frame.detection_image())
+        try:
+            self.recorder.update(frame, detection)
+        except DatabaseError as exc:  # database restarting or locked: keep capturing
+            logger.error("%s: cannot record motion: %s", self.camera.slug, exc)
+            close_old_connections()
 
     def publish_frame(self, frame: Frame) -> None:
         for width in self.bus.watched_widths():
