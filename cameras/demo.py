@@ -18,13 +18,16 @@ class DemoSource(Source):
     fps = 15.0
     crossing_seconds = 4.0
 
-    def __init__(self, target: str, realtime: bool = True, first_after: float = 5.0) -> None:
+    def __init__(
+        self, target: str, realtime: bool = True, first_after: float | None = None
+    ) -> None:
         super().__init__(target)
         self.realtime = realtime
         self.random = random.Random(target)
         self.background = self.draw_background(target)
         self.noise = [self.random_noise(seed) for seed in range(4)]
-        self.first_after = first_after
+        # Each demo camera's first crossing comes at its own time, within 15 s of opening.
+        self.first_after = self.random.uniform(5, 15) if first_after is None else first_after
         self.started = self.next_at = self.crossing_at = 0.0
         self.count = 0
 
