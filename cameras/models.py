@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cameras.motion import DetectorSettings
 from cameras.sources import SourceError, parse_source, redact
+from events.segments import EventRules
 
 
 def validate_source(value: str) -> None:
@@ -71,17 +72,17 @@ class Camera(models.Model):
         default=DetectorSettings.width, validators=[MinValueValidator(80), MaxValueValidator(1920)]
     )
     start_after = models.FloatField(
-        default=0.5,
+        default=EventRules.start_after,
         validators=[MinValueValidator(0)],
         help_text="Seconds motion must persist before an event starts.",
     )
     end_after = models.FloatField(
-        default=5.0,
+        default=EventRules.end_after,
         validators=[MinValueValidator(0.5)],
         help_text="Seconds without motion that end an event.",
     )
     max_event_length = models.FloatField(
-        default=300.0,
+        default=EventRules.max_length,
         validators=[MinValueValidator(5)],
         help_text="Seconds after which a long event is split.",
     )
@@ -137,6 +138,9 @@ class Camera(models.Model):
             width=self.detection_width,
             mask=self.mask or [],
         )
+
+    def event_rules(self) -> EventRules:
+        return EventRules(self.start_after, self.end_after, self.max_event_length)
 
     def config_fingerprint(self) -> tuple:
         """What a running worker depends on: a change means the worker restarts."""

@@ -209,6 +209,15 @@ class FileSource(OpenCVSource):
         self.index += 1
         return frame
 
+    def skip(self) -> None:
+        """Pass over the next frame without converting it: cheaper than read() (no colour work)."""
+        if self.capture is None or not self.capture.grab():
+            raise EndOfStream(f"end of {self.target}")
+        self.index += 1
+
+    def frame_count(self) -> int:
+        return int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)) if self.capture else 0
+
     def pace(self) -> None:
         self.next_at += 1 / self.fps
         delay = self.next_at - time.monotonic()

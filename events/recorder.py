@@ -1,7 +1,6 @@
 """Turns a camera's detections into motion events with snapshots, and announces them.
 
-An event starts once motion has persisted `start_after` seconds (gaps under a second do not
-interrupt it), ends after `end_after` quiet seconds, and is split at `max_event_length`. Its
+When events start and end is decided by MotionSegmenter (events/segments.py). An event's
 snapshot is first the frame that started it (so the alert has a picture at once) and is replaced
 at the end by the frame with the most motion.
 """
@@ -21,10 +20,9 @@ from cameras.models import Camera
 from cameras.motion import Detection
 from cameras.sources import Frame
 from events.models import MotionEvent
+from events.segments import MotionSegmenter
 
 logger = logging.getLogger(__name__)
-
-MOTION_GAP = 1.0  # seconds of stillness that break "persisting" motion before an event starts
 
 
 def utc(timestamp: float) -> dt.datetime:
@@ -41,9 +39,8 @@ class Peak:
 class EventRecorder:
     def __init__(self, camera: Camera, bus: Bus) -> None:
         self.camera, self.bus = camera, bus
+        self.segmenter = MotionSegmenter(camera.event_rules())
         self.event: MotionEvent | None = None
-        self.motion_since: float | None = None
-        self.last_motion = 0.0
         self.peak: Peak | None = None
         self.saved_area = 0.0  # area of the frame the stored snapshot shows
 
@@ -58,29 +55,18 @@ class EventRecorder:
         return len(abandoned)
 
     def update(self, frame: Frame, detection: Detection) -> None:
-        now = frame.captured_at
-        if detection.moving:
-            if self.motion_since is None or now - self.last_motion > MOTION_GAP:
-                self.motion_since = now
-            self.last_motion = now
-        if self.event is None:
-            if detection.moving and now - self.motion_since >= self.camera.start_after:
-                self.start(frame, detection)
-            return
-        if detection.moving:
+        for kind, at in self.segmenter.update(frame.captured_at, detection.moving):
+            if kind == "start":
+                self.start(frame, detection, at)
+            else:
+                self.end(at)
+        if self.event is not None and detection.moving:
             self.track(frame, detection)
-        if now - self.last_motion >= self.camera.end_after:
-            self.end(self.last_motion)
-        elif now - self.event.started_at.timestamp() >= self.camera.max_event_length:
-            self.end(now)
-            if detection.moving:
-                self.start(frame, detection)
 
-    def start(self, frame: Frame, detection: Detection) -> None:
-        started = self.motion_since if self.motion_since is not None else frame.captured_at
+    def start(self, frame: Frame, detection: Detection, at: float) -> None:
         self.event = MotionEvent.objects.create(
             camera=self.camera,
-            started_at=utc(min(started, frame.captured_at)),
+            started_at=utc(at),
             peak_area=detection.area,
             boxes=[list(box) for box in detection.boxes],
         )
@@ -97,7 +83,7 @@ class EventRecorder:
 
     def end(self, at: float) -> None:
         event, peak = self.event, self.peak
-        self.event, self.peak, self.motion_since = None, None, None
+        self.event, self.peak = None, None
         if peak is not None:
             event.peak_area = max(event.peak_area, peak.area)
             event.boxes = [list(box) for box in peak.detection.boxes]
@@ -109,8 +95,8 @@ class EventRecorder:
 
     def close(self) -> None:
         """End the open event, if any: the worker is stopping."""
-        if self.event is not None:
-            self.end(self.last_motion)
+        for _, at in self.segmenter.close():
+            self.end(at)
 
     def store_snapshot(self, peak: Peak, event: MotionEvent | None = None) -> None:
         event = event or self.event

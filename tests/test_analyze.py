@@ -1,0 +1,58 @@
+"""`manage.py analyze`: the worker's detection and event rules over a file, at decoding speed."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from cameras.models import Camera
+from tests.videos import write_video
+
+
+def analyze(*args: str) -> str:
+    out = io.StringIO()
+    call_command("analyze", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_json_lists_the_motion_with_its_times(motion_video: Path) -> None:
+    [event] = json.loads(analyze(str(motion_video), "--json"))
+    # The box crosses from 2 s to 4 s of the 8 s file.
+    assert set(event) == {"start", "end", "area"}
+    assert event["start"] == pytest.approx(2.0, abs=0.5)
+    assert event["end"] == pytest.approx(4.0, abs=0.5)
+    assert 0.02 < event["area"] < 0.2
+
+
+def test_still_video_has_no_events(still_video: Path) -> None:
+    assert json.loads(analyze(str(still_video), "--json")) == []
+
+
+def test_text_output_counts_the_events_and_shows_each(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "late.mp4", 12, moving=(6, 9))
+    lines = analyze(str(video)).splitlines()
+    assert lines[0] == "1 motion event(s)"
+    assert "6." in lines[1] and "peak area" in lines[1]
+
+
+def test_camera_settings_are_used(db: None, motion_video: Path) -> None:
+    Camera.objects.create(slug="blind", name="Blind", source="demo", min_area=50)
+    assert json.loads(analyze(str(motion_video), "--camera", "blind", "--json")) == []
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(CommandError, match="cannot open"):
+        analyze(str(garbage))
+    with pytest.raises(CommandError, match="video file not found"):
+        analyze(str(tmp_path / "missing.mp4"))
+
+
+def test_unknown_camera_is_a_clear_error(db: None, motion_video: Path) -> None:
+    with pytest.raises(CommandError, match="no camera 'nope'"):
+        analyze(str(motion_video), "--camera", "nope")
