@@ -23,6 +23,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 logger = logging.getLogger(__name__)
 
 DEMAND_TTL = 3.0  # seconds a demand message keeps a width encoded
+SEND_TIMEOUT = 2.0  # a send stuck longer (a dead link to Redis) frees its slot
 
 
 class Bus:
@@ -57,7 +58,8 @@ class Bus:
         if len(self.pending) >= self.max_pending or not self.loop.is_running():
             self.dropped += 1
             return False
-        future = asyncio.run_coroutine_threadsafe(self.layer.group_send(group, message), self.loop)
+        send = asyncio.wait_for(self.layer.group_send(group, message), SEND_TIMEOUT)
+        future = asyncio.run_coroutine_threadsafe(send, self.loop)
         self.pending.add(future)
         future.add_done_callback(self.sent)
         return True

@@ -14,6 +14,23 @@ from cameras.sources import SourceError, parse_source, redact
 from events.segments import EventRules
 
 
+def validate_mask(value: object) -> None:
+    """A list of polygons, each at least three [x, y] points with 0 <= x, y <= 1."""
+    message = "a list of polygons, each a list of at least three [x, y] points in 0..1"
+    if not isinstance(value, list):
+        raise ValidationError(message)
+    for polygon in value:
+        if not isinstance(polygon, list) or len(polygon) < 3:
+            raise ValidationError(message)
+        for point in polygon:
+            if not (
+                isinstance(point, list)
+                and len(point) == 2
+                and all(isinstance(v, int | float) and 0 <= v <= 1 for v in point)
+            ):
+                raise ValidationError(message)
+
+
 def validate_source(value: str) -> None:
     try:
         parse_source(value)
@@ -66,7 +83,7 @@ class Camera(models.Model):
         help_text="Smallest moving object, in % of the frame.",
     )
     detection_fps = models.FloatField(
-        default=DetectorSettings.fps, validators=[MinValueValidator(0.5), MaxValueValidator(30)]
+        default=DetectorSettings.fps, validators=[MinValueValidator(1), MaxValueValidator(30)]
     )
     detection_width = models.PositiveSmallIntegerField(
         default=DetectorSettings.width, validators=[MinValueValidator(80), MaxValueValidator(1920)]
@@ -89,6 +106,7 @@ class Camera(models.Model):
     mask = models.JSONField(
         default=list,
         blank=True,
+        validators=[validate_mask],
         help_text="Areas to ignore: a list of polygons, each a list of [x, y] in 0..1.",
     )
 
@@ -145,6 +163,7 @@ class Camera(models.Model):
     def config_fingerprint(self) -> tuple:
         """What a running worker depends on: a change means the worker restarts."""
         return (
+            self.name,  # it travels in every alert
             self.source,
             self.enabled,
             self.sensitivity,

@@ -50,6 +50,7 @@ class MotionDetector:
         self.settings = settings or DetectorSettings()
         self.background: np.ndarray | None = None
         self.ignore: np.ndarray | None = None
+        self.watched = 0  # pixels outside the ignored areas
         self.frames_seen = 0
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
@@ -64,7 +65,7 @@ class MotionDetector:
         if self.frames_seen <= self.settings.warmup_frames:
             cv2.accumulateWeighted(grey, self.background, 0.5)
             return NO_MOTION
-        if cv2.countNonZero(changed) > self.settings.global_change * changed.size:
+        if cv2.countNonZero(changed) > self.settings.global_change * self.watched:
             self.reset(grey)
             return NO_MOTION
         regions = self.regions(changed)
@@ -84,6 +85,7 @@ class MotionDetector:
     def reset(self, grey: np.ndarray) -> None:
         self.background = grey.astype(np.float32)
         self.ignore = self.mask_image(grey.shape)
+        self.watched = grey.size if self.ignore is None else max(1, cv2.countNonZero(self.ignore))
         self.frames_seen = 0
 
     def mask_image(self, shape: tuple[int, ...]) -> np.ndarray | None:

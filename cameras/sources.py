@@ -49,7 +49,6 @@ class EndOfStream(SourceError):
 class Frame:
     image: np.ndarray  # BGR, as OpenCV wants it
     captured_at: float  # Unix seconds
-    jpeg: bytes | None = None  # the camera's own JPEG, when it sent one
     grey: np.ndarray | None = None  # the camera's own small luma image, when it has one
 
     def detection_image(self) -> np.ndarray:

@@ -117,7 +117,13 @@ class CaptureWorker:
         if not self.backoff.ready():
             time.sleep(min(0.25, self.backoff.remaining()))
             return
-        source = self.source_factory(self.camera.source)
+        try:
+            source = self.source_factory(self.camera.source)
+        except SourceError as exc:  # a bad source string: only an edit of the camera helps
+            logger.error("%s: %s", self.camera.slug, exc)
+            self.backoff.failed()
+            self.set_status(Camera.Status.ERROR, str(exc))
+            return
         try:
             source.open()
         except SourceError as exc:
@@ -172,7 +178,7 @@ class CaptureWorker:
         """The frame as JPEG at `width` (0 or wider than the frame: full size)."""
         full_width = frame.image.shape[1]
         if width == 0 or width >= full_width:
-            return frame.jpeg or encode_jpeg(frame.image, quality=80)
+            return encode_jpeg(frame.image, quality=80)
         height = round(frame.image.shape[0] * width / full_width)
         small = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
         return encode_jpeg(small, quality=75)
@@ -186,20 +192,33 @@ class CaptureWorker:
         if now >= self.next_save:
             self.next_save = now + self.save_status_every
             self.save_health()
-        self.bus.publish(self.camera.group_name, self.camera.status_message())
+        self.bus.publish(self.camera.group_name, self.status_message())
+
+    def status_message(self) -> dict:
+        return {**self.camera.status_message(), "reconnects": self.reconnects,
+                "dropped": self.bus.dropped}  # fmt: skip
 
     def save_health(self) -> None:
         self.camera.last_frame_at = timezone.now()
-        Camera.objects.filter(pk=self.camera.pk).update(
-            fps=self.camera.fps, last_frame_at=self.camera.last_frame_at
-        )
+        try:
+            Camera.objects.filter(pk=self.camera.pk).update(
+                fps=self.camera.fps, last_frame_at=self.camera.last_frame_at
+            )
+        except DatabaseError as exc:  # health is refreshed again in seconds
+            logger.warning("%s: cannot save health: %s", self.camera.slug, exc)
+            close_old_connections()
 
     def set_status(self, status: str, detail: str = "") -> None:
         if (status, detail) == (self.camera.status, self.camera.status_detail):
             return
-        close_old_connections()
-        self.camera.set_status(status, detail, fps=self.rate.fps() if status == "online" else None)
-        self.bus.publish(self.camera.group_name, self.camera.status_message())
+        try:
+            close_old_connections()
+            self.camera.set_status(
+                status, detail, fps=self.rate.fps() if status == "online" else None
+            )
+        except DatabaseError as exc:  # dashboards still hear it below
+            logger.warning("%s: cannot save status: %s", self.camera.slug, exc)
+        self.bus.publish(self.camera.group_name, self.status_message())
 
     def shutdown(self) -> None:
         """Close the open event and the source; the camera shows as offline."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from django.db import DatabaseError
 from django.utils import timezone
 
 from cameras.bus import Bus
@@ -64,12 +65,16 @@ class EventRecorder:
             self.track(frame, detection)
 
     def start(self, frame: Frame, detection: Detection, at: float) -> None:
-        self.event = MotionEvent.objects.create(
-            camera=self.camera,
-            started_at=utc(at),
-            peak_area=detection.area,
-            boxes=[list(box) for box in detection.boxes],
-        )
+        try:
+            self.event = MotionEvent.objects.create(
+                camera=self.camera,
+                started_at=utc(at),
+                peak_area=detection.area,
+                boxes=[list(box) for box in detection.boxes],
+            )
+        except DatabaseError:
+            self.segmenter.end(at)  # no row, no event: the next motion starts a new one
+            raise
         self.peak, self.saved_area = Peak(detection.area, frame, detection), 0.0
         self.store_snapshot(self.peak)
         logger.info("%s: motion event %s started", self.camera.slug, self.event.pk)
@@ -78,11 +83,14 @@ class EventRecorder:
     def track(self, frame: Frame, detection: Detection) -> None:
         if self.peak is None or detection.area > self.peak.area:
             # Copy: the source may reuse its buffer for the next frame.
-            self.peak = Peak(detection.area, Frame(frame.image.copy(), frame.captured_at,
-                                                   frame.jpeg), detection)  # fmt: skip
+            self.peak = Peak(
+                detection.area, Frame(frame.image.copy(), frame.captured_at), detection
+            )
 
     def end(self, at: float) -> None:
         event, peak = self.event, self.peak
+        if event is None:  # its row could not be written
+            return
         self.event, self.peak = None, None
         if peak is not None:
             event.peak_area = max(event.peak_area, peak.area)
@@ -100,7 +108,7 @@ class EventRecorder:
 
     def store_snapshot(self, peak: Peak, event: MotionEvent | None = None) -> None:
         event = event or self.event
-        clean = peak.frame.jpeg or encode_jpeg(peak.frame.image)
+        clean = encode_jpeg(peak.frame.image)
         annotated = encode_jpeg(annotate(peak.frame.image, peak.detection, peak.frame.captured_at))
         try:
             event.save_snapshots(annotated, clean)

@@ -85,3 +85,11 @@ def test_lasting_change_is_absorbed_into_the_background() -> None:
     parked = with_box(background, 160, 80, 40, 60)
     moving = [detector.detect(noisy(parked)).moving for _ in range(5 * 60)]
     assert moving[0] and not moving[-1]
+
+
+def test_light_switch_is_not_motion_when_most_of_the_frame_is_masked() -> None:
+    background = scene()
+    most = [[[0, 0], [0.8, 0], [0.8, 1], [0, 1]]]
+    detector = MotionDetector(DetectorSettings(mask=most))
+    warmed_up(detector, background)
+    assert not detector.detect(noisy(cv2.convertScaleAbs(background, alpha=1.6, beta=40))).moving

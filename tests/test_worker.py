@@ -113,3 +113,13 @@ def test_event_left_open_by_a_crash_is_closed_on_start(
     assert worker.recorder.recover() == 1
     abandoned.refresh_from_db()
     assert abandoned.ended_at is not None
+
+
+def test_database_refusing_the_event_row_does_not_stop_the_worker(
+    redis_server: str, front_door: Camera
+) -> None:
+    Camera.objects.filter(pk=front_door.pk).delete()  # each event row now breaks a foreign key
+    worker = run_worker_over(front_door)
+    assert worker.recorder.event is None
+    assert not worker.recorder.segmenter.in_event
+    assert not MotionEvent.objects.exists()
