@@ -1,10 +1,12 @@
 """Live frames in the web process: one channel-layer subscription per camera and width, shared by
 every viewer in this process.
 
-Latest frame wins. The feed keeps only the newest frame; each viewer waits for a frame newer than
-the one it sent last, so a slow viewer gets fewer frames, never older ones, and holds nothing
-but a reference to that one frame. While the feed has viewers it tells the capture worker, once a
-second, which width it wants; the worker encodes nothing for widths nobody asks for.
+Latest frame wins. The feed keeps only the newest frame, with its multipart part built once for
+all viewers; each viewer asks for a frame newer than the one it sent last, so a viewer that asks
+slowly gets fewer frames, never older ones. (How fast a viewer asks depends on the server: Daphne's
+send() does not wait for the client's socket, so a client that stops reading is not yet slowed
+down here; see issue 4.) While the feed has viewers it tells the capture worker, once a second,
+which width it wants; the worker encodes nothing for widths nobody asks for.
 """
 
 from __future__ import annotations
@@ -25,11 +27,23 @@ from cameras.models import Camera
 logger = logging.getLogger(__name__)
 
 
+BOUNDARY = "frame"
+
+
 @dataclass(frozen=True)
 class LiveFrame:
     jpeg: bytes
     captured_at: float
     seq: int
+    part: bytes  # the frame as one part of a multipart/x-mixed-replace stream
+
+
+def mjpeg_part(jpeg: bytes, captured_at: float) -> bytes:
+    head = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+        f"X-Timestamp: {captured_at:.3f}\r\n\r\n"
+    )
+    return head.encode() + jpeg + b"\r\n"
 
 
 class LiveFeed:
@@ -56,6 +70,17 @@ class LiveFeed:
             feed = cls.feeds[(camera.slug, width)] = cls(camera, width)
         return feed
 
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def watch(cls, camera: Camera, width: int = 0) -> AsyncIterator[LiveFeed]:
+        """The camera's feed at this width, subscribed while the block runs.
+
+        Looking the feed up and counting the viewer happen with no await between them, so a feed
+        that is just shutting down is never handed out.
+        """
+        async with cls.for_camera(camera, width).watching() as feed:
+            yield feed
+
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[LiveFeed]:
         self.viewers += 1
@@ -75,7 +100,7 @@ class LiveFeed:
 
     def put(self, jpeg: bytes, captured_at: float) -> None:
         seq = self.frame.seq + 1 if self.frame else 1
-        self.frame = LiveFrame(jpeg, captured_at, seq)
+        self.frame = LiveFrame(jpeg, captured_at, seq, mjpeg_part(jpeg, captured_at))
         changed, self.changed = self.changed, asyncio.Event()
         changed.set()
 
@@ -92,7 +117,8 @@ class LiveFeed:
                     logger.warning("live feed %s: %s; retrying", self.group, exc)
                     await asyncio.sleep(1)
         finally:
-            self.feeds.pop(self.key, None)
+            if self.feeds.get(self.key) is self:
+                del self.feeds[self.key]
             self.frame = None
 
     async def pump(self, layer: BaseChannelLayer) -> None:

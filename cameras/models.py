@@ -176,9 +176,6 @@ class Camera(models.Model):
             repr(self.mask),
         )
 
-    def can_be_viewed_by(self, user: AbstractBaseUser | AnonymousUser) -> bool:
-        return Camera.objects.visible_to(user).filter(pk=self.pk).exists()
-
     def set_status(self, status: str, detail: str = "", fps: float | None = None) -> None:
         now = timezone.now()
         fields = ["status", "status_detail", "fps"]

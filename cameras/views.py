@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -19,24 +22,32 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from cameras.forms import StreamForm
-from cameras.live import LiveFeed, LiveFrame
+from cameras.live import BOUNDARY, LiveFeed, LiveFrame
 from cameras.models import Camera
 
-BOUNDARY = "frame"
 SNAPSHOT_WAIT = 5.0  # seconds to wait for a worker that was not encoding to send a frame
+SNAPSHOT_MAX_AGE = 5.0  # an older frame means the camera is not live: no "live" snapshot
+RECHECK_EVERY = 30.0  # seconds between permission checks of a running stream
 
 
 async def _get_camera_for_user(request: HttpRequest, slug: str) -> Camera:
-    """The camera, if this user may view it: 403 for anonymous users and strangers."""
+    """The camera, if this user may view it. Others get 403, whether or not it exists, so that
+    camera names cannot be probed; staff get 404 for a camera that does not exist."""
     user = await request.auser()
     if not user.is_authenticated:
         raise PermissionDenied
-    camera = await Camera.objects.filter(slug=slug).afirst()
+    camera = await Camera.objects.visible_to(user).filter(slug=slug).afirst()
     if camera is None:
-        raise Http404("no such camera")
-    if not await Camera.objects.visible_to(user).filter(pk=camera.pk).aexists():
-        raise PermissionDenied
+        raise Http404("no such camera") if user.is_staff else PermissionDenied
     return camera
+
+
+async def _still_allowed(request: HttpRequest, camera: Camera) -> bool:
+    """A running stream ends when its user logs out, is deactivated or loses the camera."""
+    if not await sync_to_async(request.session.exists)(request.session.session_key):
+        return False
+    user = await get_user_model().objects.filter(pk=(await request.auser()).pk).afirst()
+    return user is not None and await Camera.objects.visible_to(user).filter(pk=camera.pk).aexists()
 
 
 @login_required
@@ -53,43 +64,49 @@ async def stream(request: HttpRequest, slug: str) -> HttpResponse:
     form = StreamForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
-    feed = LiveFeed.for_camera(camera, form.tier())
     return StreamingHttpResponse(
-        mjpeg_parts(feed, form.cleaned_data["fps"]),
+        mjpeg_parts(request, camera, form.tier(), form.cleaned_data["fps"]),
         content_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"X-Accel-Buffering": "no"},
     )
 
 
-async def mjpeg_parts(feed: LiveFeed, fps: float | None) -> AsyncIterator[bytes]:
+async def mjpeg_parts(
+    request: HttpRequest, camera: Camera, width: int, fps: float | None
+) -> AsyncIterator[bytes]:
     """One multipart part per new frame; with `fps`, frames closer together are skipped."""
-    async with feed.watching():
-        seq, next_at = 0, 0.0
+    async with LiveFeed.watch(camera, width) as feed:
+        seq, next_at, recheck_at = 0, 0.0, time.monotonic() + RECHECK_EVERY
         while True:
             frame = await feed.next_frame(after=seq)
             seq = frame.seq
+            if time.monotonic() > recheck_at:
+                if not await _still_allowed(request, camera):
+                    return
+                recheck_at = time.monotonic() + RECHECK_EVERY
             if fps and frame.captured_at < next_at:
                 continue
             next_at = frame.captured_at + 0.95 / fps if fps else 0.0
-            yield mjpeg_part(frame)
+            yield frame.part
 
 
-def mjpeg_part(frame: LiveFrame) -> bytes:
-    head = (
-        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n"
-        f"X-Timestamp: {frame.captured_at:.3f}\r\n\r\n"
-    )
-    return head.encode() + frame.jpeg + b"\r\n"
+async def fresh_frame(feed: LiveFeed) -> LiveFrame:
+    """The next frame captured within SNAPSHOT_MAX_AGE (a stopped worker's last one is not)."""
+    seq = 0
+    while True:
+        frame = await feed.next_frame(after=seq)
+        if time.time() - frame.captured_at <= SNAPSHOT_MAX_AGE:
+            return frame
+        seq = frame.seq
 
 
 @require_GET
 @never_cache
 async def snapshot(request: HttpRequest, slug: str) -> HttpResponse:
     camera = await _get_camera_for_user(request, slug)
-    feed = LiveFeed.for_camera(camera)
-    async with feed.watching():
+    async with LiveFeed.watch(camera) as feed:
         try:
-            frame = await asyncio.wait_for(feed.next_frame(), SNAPSHOT_WAIT)
+            frame = await asyncio.wait_for(fresh_frame(feed), SNAPSHOT_WAIT)
         except TimeoutError:
             return HttpResponse("camera offline", status=503, content_type="text/plain")
     return HttpResponse(

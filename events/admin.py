@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from events.models import MotionEvent
@@ -14,9 +15,12 @@ class MotionEventAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     ordering = ["-started_at"]
     show_full_result_count = False  # no COUNT(*) over the whole table on every page
-    readonly_fields = ["preview", "boxes"]
-    fields = ["camera", "started_at", "ended_at", "peak_area", "preview", "snapshot",
-              "snapshot_clean", "boxes"]  # fmt: skip
+    # What the worker recorded is evidence: shown, not edited (files are served only by id).
+    readonly_fields = ["camera", "started_at", "ended_at", "peak_area", "preview", "boxes"]
+    fields = ["camera", "started_at", "ended_at", "peak_area", "preview", "boxes"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # events come from cameras
 
     @admin.display(description="snapshot")
     def thumbnail(self, event: MotionEvent) -> str:

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 
 from cameras.models import Camera
+
+# Redis forgets group members after a day (channels_redis group_expiry); checking well before
+# also ends the alerts of a user who logged out, was deactivated or lost a camera meanwhile.
+REFRESH_EVERY = 600.0
 
 
 class AlertConsumer(AsyncJsonWebsocketConsumer):
@@ -14,14 +22,45 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()  # before accept(): Daphne answers the handshake with 403
             return
-        self.groups = await self.camera_groups(user)
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        groups = await self.allowed_groups()
+        if groups is None:
+            await self.close()
+            return
+        await self.join(groups)
+        self.refresher = asyncio.create_task(self.keep_groups_fresh())
         await self.accept()
 
+    async def disconnect(self, code: int) -> None:
+        if refresher := getattr(self, "refresher", None):
+            refresher.cancel()
+
+    async def join(self, groups: list[str]) -> None:
+        for group in set(self.groups) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in groups:  # adding again renews the membership's expiry
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups = groups
+
     @database_sync_to_async
-    def camera_groups(self, user: object) -> list[str]:
+    def allowed_groups(self) -> list[str] | None:
+        """Groups of the cameras the user may view now; None once the session or user is gone."""
+        session, user = self.scope["session"], self.scope["user"]
+        if not session.exists(session.session_key):
+            return None
+        user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+        if user is None:
+            return None
         return [camera.group_name for camera in Camera.objects.visible_to(user)]
+
+    async def keep_groups_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_EVERY)
+            with contextlib.suppress(Exception):  # Redis or the database briefly away: next time
+                groups = await self.allowed_groups()
+                if groups is None:
+                    await self.close()
+                    return
+                await self.join(groups)
 
     async def motion_start(self, message: dict) -> None:
         await self.send_json(message)

@@ -63,8 +63,25 @@ def test_stream_rejects_malformed_query(owner: object, front_door: Camera) -> No
     assert client.get("/cameras/front-door/stream.mjpg?fps=1000").status_code == 400
 
 
-def test_unknown_camera_is_404_for_a_logged_in_user(owner: object, db: None) -> None:
+def test_unknown_camera_is_404_for_staff(owner: object, db: None) -> None:
     assert client_for(owner).get("/cameras/nope/snapshot.jpg").status_code == 404
+
+
+def test_others_cannot_tell_missing_cameras_and_events_from_forbidden_ones(
+    member: object, garage: Camera
+) -> None:
+    client = client_for(member)
+    hidden = MotionEvent.objects.create(camera=garage)
+    assert client.get("/cameras/nope/snapshot.jpg").status_code == 403
+    assert client.get("/cameras/garage/snapshot.jpg").status_code == 403
+    assert client.get("/events/999999/snapshot.jpg").status_code == 403
+    assert client.get(f"/events/{hidden.pk}/snapshot.jpg").status_code == 403
+
+
+def test_only_login_and_logout_of_django_auth_are_routed(db: None) -> None:
+    for path in ("/accounts/password_reset/", "/accounts/password_change/", "/accounts/reset/x/y/"):
+        assert Client().get(path).status_code == 404
+    assert Client().get("/accounts/login/").status_code == 200
 
 
 def test_event_snapshot_is_served_to_viewers_of_its_camera(
@@ -128,3 +145,12 @@ def test_saving_the_masked_source_in_admin_keeps_the_password(owner: object, db:
 def test_event_admin_lists_events_with_thumbnails(owner: object, event: MotionEvent) -> None:
     page = client_for(owner).get("/admin/events/motionevent/").content.decode()
     assert event.snapshot_url in page
+
+
+def test_recorded_events_cannot_be_made_or_edited_in_admin(
+    owner: object, event: MotionEvent
+) -> None:
+    client = client_for(owner)
+    assert client.get("/admin/events/motionevent/add/").status_code == 403
+    page = client.get(f"/admin/events/motionevent/{event.pk}/change/").content.decode()
+    assert 'name="started_at' not in page and 'name="camera"' not in page
