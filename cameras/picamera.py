@@ -49,8 +49,8 @@ class Picamera2Source(Source):
         if self.camera is None:
             raise SourceError("source is not open")
         try:
-            image = self.camera.capture_array("main")
-            lores = self.camera.capture_array("lores")
+            # Both streams of one request: two capture_array calls would wait for two frames.
+            (image, lores), _ = self.camera.capture_arrays(["main", "lores"])
         except Exception as exc:
             raise SourceError(f"Pi camera {self.target} stopped: {exc}") from exc
         grey = lores[: LORES_SIZE[1], : LORES_SIZE[0]]  # YUV420: the luma rows come first

@@ -94,15 +94,18 @@ def parse_source(text: str) -> tuple[str, str]:
 
 
 def redact(text: str) -> str:
-    """The source with its password (if any) replaced by ***, safe for pages and logs."""
+    """The source with its password replaced by ***, safe for pages and logs. Cheap cameras take
+    credentials in the query string (?user=admin&pwd=…), so a query is masked whole."""
     try:
         parts = urlsplit(text)
-        if parts.password is None:
-            return text
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
+        if parts.password is not None:
+            host = parts.hostname or ""
+            if parts.port:
+                host = f"{host}:{parts.port}"
+            parts = parts._replace(netloc=f"{parts.username}:{MASK}@{host}")
+        if parts.query and parts.scheme in NETWORK_SCHEMES:
+            parts = parts._replace(query=MASK)
+        return urlunsplit(parts)
     except ValueError:
         return "(unparsable source)"
 

@@ -170,14 +170,19 @@ class CaptureWorker:
             close_old_connections()
 
     def publish_frame(self, frame: Frame) -> None:
+        """Each watched width gets the frame; each distinct size is encoded once."""
+        full_width = frame.image.shape[1]
+        encoded: dict[int, bytes] = {}
         for width in self.bus.watched_widths():
-            message = {"type": "frame", "jpeg": self.encode(frame, width), "t": frame.captured_at}
+            size = width if 0 < width < full_width else full_width  # 0 or wider: full size
+            if size not in encoded:
+                encoded[size] = self.encode(frame, size)
+            message = {"type": "frame", "jpeg": encoded[size], "t": frame.captured_at}
             self.bus.publish(self.camera.frames_group(width), message)
 
     def encode(self, frame: Frame, width: int) -> bytes:
-        """The frame as JPEG at `width` (0 or wider than the frame: full size)."""
         full_width = frame.image.shape[1]
-        if width == 0 or width >= full_width:
+        if width == full_width:
             return encode_jpeg(frame.image, quality=80)
         height = round(frame.image.shape[0] * width / full_width)
         small = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)

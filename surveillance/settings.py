@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -24,9 +25,11 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DATA_DIR = Path(env("SURVEILLANCE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The database holds camera passwords and sessions, media holds what the cameras saw: nobody
+# else on the machine reads any of it.
+os.umask(0o077)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 RUN_DIR = DATA_DIR / "run"
-LOG_DIR = DATA_DIR / "logs"
 
 
 def _secret_key() -> str:
@@ -86,11 +89,18 @@ def _bind_hosts(bind: str) -> list[str]:
     if host not in {"0.0.0.0", "::", ""}:  # noqa: S104 (a comparison, not a bind)
         return [host]
     name = socket.gethostname()
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
-    except OSError:
-        addresses = set()
-    return [name, f"{name}.local", *sorted(addresses)]
+    return [name, f"{name}.local", *_own_addresses(name)]
+
+
+def _own_addresses(name: str) -> list[str]:
+    addresses = set()
+    with contextlib.suppress(OSError):
+        addresses |= {info[4][0] for info in socket.getaddrinfo(name, None)}
+    # The LAN address: the one a route out would use. A UDP connect sends nothing.
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never reached
+        addresses.add(probe.getsockname()[0])
+    return sorted(addresses)
 
 
 BIND = env("SURVEILLANCE_BIND", "127.0.0.1:8000")
@@ -169,6 +179,8 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
+if SECURE_SSL_REDIRECT:  # behind an HTTPS reverse proxy, which says so in this header
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 

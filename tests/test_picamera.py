@@ -29,6 +29,18 @@ def test_pi_camera_gives_bgr_frames_and_its_own_luma_for_detection(fake_pi: None
     detector = MotionDetector()
     detections = [detector.detect(source.read().detection_image()) for _ in range(30)]
     assert any(d.moving for d in detections)
+    assert source.camera.frames_delivered == 31  # one sensor frame per read, not two
+
+
+def test_main_and_lores_images_are_of_the_same_moment(fake_pi: None) -> None:
+    source = open_source("picamera2:0")
+    source.open()
+    for _ in range(5):
+        frame = source.read()
+        bright_main = (frame.image[0, :, 0] > 128).argmax() / frame.image.shape[1]
+        bright_lores = (frame.grey[0] > 128).argmax() / frame.grey.shape[1]
+        assert abs(bright_main - bright_lores) < 0.02
+    source.close()
     source.close()
     assert source.camera is None
 

@@ -62,6 +62,9 @@ def test_password_in_a_source_url_is_hidden() -> None:
     assert redact("rtsp://admin:hunter2@10.0.0.5:554/s1") == "rtsp://admin:***@10.0.0.5:554/s1"
     assert redact("http://10.0.0.5/cam.mjpg") == "http://10.0.0.5/cam.mjpg"
     assert redact("demo") == "demo"
+    assert redact("http://10.0.0.5/videostream.cgi?user=admin&pwd=hunter2") == (
+        "http://10.0.0.5/videostream.cgi?***"
+    )
 
 
 def test_open_source_picks_the_backend_without_opening_it() -> None:

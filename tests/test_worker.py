@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from channels.layers import get_channel_layer
 
@@ -123,3 +125,32 @@ def test_database_refusing_the_event_row_does_not_stop_the_worker(
     assert worker.recorder.event is None
     assert not worker.recorder.segmenter.in_event
     assert not MotionEvent.objects.exists()
+
+
+def test_frames_are_encoded_once_per_size_watched_and_not_when_unwatched(
+    redis_server: str, front_door: Camera
+) -> None:
+    bus = Bus()
+    bus.start()
+    worker = CaptureWorker(front_door, bus)
+    sizes: list[int] = []
+    encode = worker.encode
+    worker.encode = lambda frame, width: sizes.append(width) or encode(frame, width)
+    channels = {w: asyncio.run(subscribe(front_door.frames_group(w))) for w in (0, 640, 160)}
+    source = FileSource(front_door.source, realtime=False)
+    source.open()
+    frame = source.read()
+    source.close()
+
+    worker.publish_frame(frame)  # nobody watching
+    assert sizes == []
+    for width in (0, 640, 160):  # 0 and 640 are both full size for this 320-wide video
+        bus.demand[width] = time.monotonic()
+    worker.publish_frame(frame)
+    bus.stop()
+
+    assert sorted(sizes) == [160, 320]
+    received = {w: asyncio.run(collect(channel, 0.5)) for w, channel in channels.items()}
+    assert received[0][0]["jpeg"] == received[640][0]["jpeg"]
+    small = cv2.imdecode(np.frombuffer(received[160][0]["jpeg"], np.uint8), cv2.IMREAD_COLOR)
+    assert small.shape[1] == 160
