@@ -54,6 +54,22 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
             process.wait()
 
 
+def wait_for_database_sessions_to_close(app_name: str, timeout: float = 10) -> None:
+    """PostgreSQL ends a stopped process's session a moment later; the test database can be
+    flushed or dropped only once it has. Each child names its sessions with PGAPPNAME."""
+    if connection.vendor != "postgresql":
+        return
+
+    def closed() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [app_name]
+            )
+            return cursor.fetchone()[0] == 0
+
+    wait_until(closed, timeout, f"the database sessions of {app_name} to close")
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
     """A private redis-server on a unix socket in the suite's data dir."""
@@ -88,13 +104,13 @@ def child_env(django_db_setup: None, redis_server: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def live_server_url(child_env: dict[str, str]) -> Iterator[str]:
+def live_server_url(child_env: dict[str, str], django_db_blocker: object) -> Iterator[str]:
     """A real Daphne serving the project on 127.0.0.1, for the whole session."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "surveillance.asgi:application"],
-        cwd=ROOT, env=child_env,
+        cwd=ROOT, env={**child_env, "PGAPPNAME": "test-daphne"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 
@@ -107,6 +123,8 @@ def live_server_url(child_env: dict[str, str]) -> Iterator[str]:
     wait_until(healthy, 30, "Daphne to serve /healthz")
     yield url
     stop_process(process)
+    with django_db_blocker.unblock():  # the session's last test may not have used the database
+        wait_for_database_sessions_to_close("test-daphne")
 
 
 @pytest.fixture
@@ -117,8 +135,9 @@ def start_worker(
     processes: list[subprocess.Popen] = []
 
     def start(slug: str) -> subprocess.Popen:
+        env = {**child_env, "PGAPPNAME": "test-worker"}
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "capture", slug], cwd=ROOT, env=child_env
+            [sys.executable, "manage.py", "capture", slug], cwd=ROOT, env=env
         )
         processes.append(process)
         return process
@@ -126,6 +145,8 @@ def start_worker(
     yield start
     for process in processes:
         stop_process(process)
+    if processes:
+        wait_for_database_sessions_to_close("test-worker")
 
 
 @pytest.fixture

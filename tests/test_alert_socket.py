@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 from cameras.models import Camera
@@ -17,6 +19,14 @@ from events.models import MotionEvent
 from surveillance.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_thread_connections() -> AsyncIterator[None]:
+    """ORM calls here run in asgiref's shared worker thread, whose connection Django never closes:
+    close it, or PostgreSQL refuses to drop the test database at the end."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 def session_cookie(user: object) -> tuple[Client, bytes]:
