@@ -3,14 +3,23 @@
 Frames in, moving regions out: each frame is shrunk to `width` pixels, blurred, and compared with
 a running-average background. Pixels that differ by more than `threshold` are motion; after a
 morphological open (noise) and dilation (join the parts of one object) every connected region of
-at least `min_area` of the frame is reported. The background keeps learning, slowly where there
-is motion, so a parked car fades into it within seconds to tens of seconds while a walking person
-does not. A change over most of the frame at once is a light switch, not an intruder: the
-background is reset instead.
+at least `min_area` of the frame is reported.
+
+What is not an intruder:
+- light that changes over the whole scene (daylight, clouds, a lamp dimming): before each
+  comparison the background is brought to the frame's overall brightness, measured where nothing
+  moved last time;
+- a sudden change of that brightness, or a change over most of the frame at once (a light
+  switch, the camera's IR day/night switch): the background starts over from this frame;
+- something that arrives and stays (a parked car, a moved chair): pixels that differ from the
+  background but no longer change from one detection to the next are taken into the background
+  after `absorb_seconds`, so the event ends instead of lasting forever;
+- sensor noise and insects: the open removes specks, `min_area` drops small regions.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -28,7 +37,8 @@ class DetectorSettings:
     mask: list = field(default_factory=list)  # polygons of [x, y] in 0..1 to ignore
     warmup_frames: int = 8
     learn_rate: float = 0.05  # background update where nothing moves
-    learn_rate_motion: float = 0.01  # ... and where something moves (absorbs lasting changes)
+    absorb_seconds: float = 4.0  # a change that stays still this long joins the background
+    light_switch: float = 0.15  # a brightness jump by this fraction between detections
     global_change: float = 0.5  # this fraction changed at once is lighting, not motion
 
 
@@ -48,10 +58,14 @@ NO_MOTION = Detection(boxes=[], area=0.0)
 class MotionDetector:
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
-        self.background: np.ndarray | None = None
+        self.background: np.ndarray | None = None  # float32 running average
+        self.previous: np.ndarray | None = None  # the last detection's grey image
+        self.still_for: np.ndarray | None = None  # detections each pixel has been a still change
         self.ignore: np.ndarray | None = None
         self.watched = 0  # pixels outside the ignored areas
+        self.calm: np.ndarray | None = None  # where the last detection saw no motion
         self.frames_seen = 0
+        self.absorb_after = max(1, math.ceil(self.settings.absorb_seconds * self.settings.fps))
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
     def detect(self, image: np.ndarray) -> Detection:
@@ -61,15 +75,21 @@ class MotionDetector:
             self.reset(grey)
             return NO_MOTION
         self.frames_seen += 1
-        changed = self.changed_pixels(grey)
         if self.frames_seen <= self.settings.warmup_frames:
             cv2.accumulateWeighted(grey, self.background, 0.5)
+            self.previous = grey
             return NO_MOTION
+        gain = self.gain(grey)
+        if abs(gain - 1) > self.settings.light_switch:
+            self.reset(grey)
+            return NO_MOTION
+        self.background *= gain
+        changed = self.changed_pixels(grey)
         if cv2.countNonZero(changed) > self.settings.global_change * self.watched:
             self.reset(grey)
             return NO_MOTION
         regions = self.regions(changed)
-        self.learn(grey, regions)
+        self.learn(grey, changed, regions)
         return self.describe(regions)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
@@ -84,7 +104,10 @@ class MotionDetector:
 
     def reset(self, grey: np.ndarray) -> None:
         self.background = grey.astype(np.float32)
+        self.previous = grey
+        self.still_for = np.zeros(grey.shape, np.uint16)
         self.ignore = self.mask_image(grey.shape)
+        self.calm = self.ignore
         self.watched = grey.size if self.ignore is None else max(1, cv2.countNonZero(self.ignore))
         self.frames_seen = 0
 
@@ -106,14 +129,29 @@ class MotionDetector:
             changed = cv2.bitwise_and(changed, self.ignore)
         return changed
 
+    def gain(self, grey: np.ndarray) -> float:
+        """How much brighter the scene is than the background, where nothing moved last time."""
+        now = cv2.mean(grey, mask=self.calm)[0]
+        before = cv2.mean(self.background, mask=self.calm)[0]
+        return now / before if before >= 1 else 1.0
+
     def regions(self, changed: np.ndarray) -> np.ndarray:
         opened = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self.kernel)
         return cv2.dilate(opened, self.kernel, iterations=2)
 
-    def learn(self, grey: np.ndarray, regions: np.ndarray) -> None:
-        still = cv2.bitwise_not(regions)
-        cv2.accumulateWeighted(grey, self.background, self.settings.learn_rate, mask=still)
-        cv2.accumulateWeighted(grey, self.background, self.settings.learn_rate_motion, regions)
+    def learn(self, grey: np.ndarray, changed: np.ndarray, regions: np.ndarray) -> None:
+        """Follow the scene where nothing moves; take in changes that have stopped changing."""
+        calm = cv2.bitwise_not(regions)
+        cv2.accumulateWeighted(grey, self.background, self.settings.learn_rate, mask=calm)
+        self.calm = calm if self.ignore is None else cv2.bitwise_and(calm, self.ignore)
+        steady = cv2.absdiff(grey, self.previous) < self.settings.threshold // 2
+        still_change = (changed > 0) & steady
+        self.still_for = np.where(still_change, self.still_for + 1, 0).astype(np.uint16)
+        settled = self.still_for >= self.absorb_after
+        if settled.any():
+            self.background[settled] = grey[settled]
+            self.still_for[settled] = 0
+        self.previous = grey
 
     def describe(self, regions: np.ndarray) -> Detection:
         height, width = regions.shape

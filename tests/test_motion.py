@@ -78,13 +78,43 @@ def test_masked_area_is_ignored() -> None:
     assert detector.detect(noisy(with_box(background, 220, 80, 40, 60))).moving
 
 
-def test_lasting_change_is_absorbed_into_the_background() -> None:
+def test_lasting_change_is_absorbed_into_the_background_within_seconds() -> None:
     background = scene()
-    detector = MotionDetector(DetectorSettings(fps=5))
+    detector = MotionDetector(DetectorSettings(fps=5, absorb_seconds=4))
     warmed_up(detector, background)
     parked = with_box(background, 160, 80, 40, 60)
-    moving = [detector.detect(noisy(parked)).moving for _ in range(5 * 60)]
-    assert moving[0] and not moving[-1]
+    moving = [detector.detect(noisy(parked)).moving for _ in range(5 * 6)]  # 6 s at 5 fps
+    assert all(moving[:15])  # reported while it is new
+    assert not any(moving[-5:])  # and part of the scene a few seconds after it stopped
+    assert detector.detect(noisy(with_box(parked, 40, 40, 40, 60))).moving  # still watching
+
+
+def test_object_moving_steadily_is_never_absorbed() -> None:
+    background = scene()
+    detector = MotionDetector(DetectorSettings(fps=5, absorb_seconds=2))
+    warmed_up(detector, background)
+    positions = range(0, 280, 4)  # a slow walk across the frame, 14 s at 5 fps
+    assert all(detector.detect(noisy(with_box(background, x, 80, 30, 60))).moving
+               for x in positions)  # fmt: skip
+
+
+def test_gradual_brightening_is_not_motion() -> None:
+    background = scene()
+    detector = MotionDetector()
+    warmed_up(detector, background)
+    ramp = [1 + 0.4 * step / 25 for step in range(26)]  # x1.0 to x1.4 over 5 s at 5 fps
+    brighter = [cv2.convertScaleAbs(background, alpha=gain) for gain in ramp]
+    assert not any(detector.detect(noisy(image)).moving for image in brighter)
+    assert detector.detect(noisy(with_box(brighter[-1], 160, 80, 40, 60))).moving
+
+
+def test_infrared_switch_to_grey_and_low_contrast_is_not_motion() -> None:
+    background = scene()
+    detector = MotionDetector()
+    warmed_up(detector, background)
+    grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
+    night = cv2.cvtColor(cv2.convertScaleAbs(grey, alpha=0.5, beta=90), cv2.COLOR_GRAY2BGR)
+    assert not any(detector.detect(noisy(night)).moving for _ in range(20))
 
 
 def test_light_switch_is_not_motion_when_most_of_the_frame_is_masked() -> None:
