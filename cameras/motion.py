@@ -93,12 +93,17 @@ class MotionDetector:
         return self.describe(regions)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
+        """The small, blurred grey image detection works on."""
+        height, width = image.shape[:2]
+        target = min(self.settings.width, width)
+        size = (target, max(1, round(height * target / width)))
+        if width > 2 * target:
+            # Sample a large frame down to twice the target first: that reads only the pixels it
+            # keeps, where grey conversion and area averaging at full size cost ~2 ms at 1080p.
+            image = cv2.resize(image, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_NEAREST)
         if image.ndim == 3:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        height, width = image.shape
-        target = min(self.settings.width, width)
-        if target != width:
-            size = (target, max(1, round(height * target / width)))
+        if image.shape[1] != target:
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         return cv2.GaussianBlur(image, (5, 5), 0)
 
