@@ -6,10 +6,12 @@ morphological open (noise) and dilation (join the parts of one object) every con
 at least `min_area` of the frame is reported.
 
 What is not an intruder:
-- light that changes over the whole scene (daylight, clouds, a lamp dimming): before each
-  comparison the background is brought to the frame's overall brightness, measured where nothing
-  moved last time;
-- a sudden change of that brightness, or a change over most of the frame at once (a light
+- light that changes over the whole scene (daylight, clouds, a lamp dimming): when part of the
+  frame changed, the background is refitted to the frame's brightness and contrast (measured
+  where nothing moved last time); if the refit explains most of the change, it was light, and
+  the refitted background is kept. An object changes only its own area, which a refit of the
+  whole scene cannot explain, so it stays motion however large it is;
+- a large jump of brightness or contrast at once, or a change over most of the frame (a light
   switch, the camera's IR day/night switch): the background starts over from this frame;
 - something that arrives and stays (a parked car, a moved chair): pixels that differ from the
   background but no longer change from one detection to the next are taken into the background
@@ -38,7 +40,8 @@ class DetectorSettings:
     warmup_frames: int = 8
     learn_rate: float = 0.05  # background update where nothing moves
     absorb_seconds: float = 4.0  # a change that stays still this long joins the background
-    light_switch: float = 0.15  # a brightness jump by this fraction between detections
+    relight_above: float = 0.02  # this fraction changed: ask whether lighting explains it
+    light_switch: float = 0.15  # a jump of brightness or contrast by this fraction at once
     global_change: float = 0.5  # this fraction changed at once is lighting, not motion
 
 
@@ -79,12 +82,16 @@ class MotionDetector:
             cv2.accumulateWeighted(grey, self.background, 0.5)
             self.previous = grey
             return NO_MOTION
-        gain = self.gain(grey)
-        if abs(gain - 1) > self.settings.light_switch:
-            self.reset(grey)
-            return NO_MOTION
-        self.background *= gain
-        changed = self.changed_pixels(grey)
+        changed = self.changed_pixels(grey, self.background)
+        if cv2.countNonZero(changed) > self.settings.relight_above * self.watched:
+            contrast, brightness = self.lighting(grey)
+            relit = self.background * contrast + brightness
+            changed_relit = self.changed_pixels(grey, relit)
+            if cv2.countNonZero(changed_relit) < cv2.countNonZero(changed) / 2:  # it was light
+                if self.light_switched(contrast, brightness):
+                    self.reset(grey)
+                    return NO_MOTION
+                self.background, changed = relit, changed_relit
         if cv2.countNonZero(changed) > self.settings.global_change * self.watched:
             self.reset(grey)
             return NO_MOTION
@@ -127,18 +134,28 @@ class MotionDetector:
             cv2.fillPoly(keep, [points], 0)
         return keep
 
-    def changed_pixels(self, grey: np.ndarray) -> np.ndarray:
-        diff = cv2.absdiff(grey, cv2.convertScaleAbs(self.background))
+    def changed_pixels(self, grey: np.ndarray, background: np.ndarray) -> np.ndarray:
+        diff = cv2.absdiff(grey, cv2.convertScaleAbs(background))
         _, changed = cv2.threshold(diff, self.settings.threshold, 255, cv2.THRESH_BINARY)
         if self.ignore is not None:
             changed = cv2.bitwise_and(changed, self.ignore)
         return changed
 
-    def gain(self, grey: np.ndarray) -> float:
-        """How much brighter the scene is than the background, where nothing moved last time."""
-        now = cv2.mean(grey, mask=self.calm)[0]
-        before = cv2.mean(self.background, mask=self.calm)[0]
-        return now / before if before >= 1 else 1.0
+    def lighting(self, grey: np.ndarray) -> tuple[float, float]:
+        """(contrast, brightness) taking the background to the frame's lighting: the spread and
+        mean of both where nothing moved last time, matched as frame = background * c + b."""
+        mean_now, spread_now = (v[0][0] for v in cv2.meanStdDev(grey, mask=self.calm))
+        mean_before, spread_before = (v[0][0] for v in cv2.meanStdDev(self.background,
+                                                                     mask=self.calm))  # fmt: skip
+        contrast = spread_now / spread_before if spread_before >= 1 else 1.0
+        return contrast, mean_now - contrast * mean_before
+
+    def light_switched(self, contrast: float, brightness: float) -> bool:
+        """True when lighting jumped since the last detection (a switch, not a slow change)."""
+        level = max(1.0, cv2.mean(self.background, mask=self.calm)[0])
+        mean_shift = abs((contrast - 1) * level + brightness) / level
+        limit = self.settings.light_switch
+        return abs(contrast - 1) > limit or mean_shift > limit
 
     def regions(self, changed: np.ndarray) -> np.ndarray:
         opened = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self.kernel)

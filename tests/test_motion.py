@@ -38,6 +38,15 @@ def test_object_entering_is_reported_where_it_is() -> None:
     assert abs(w - 40 / 320) < 0.04 and abs(h - 60 / 240) < 0.04
 
 
+def test_large_object_close_to_the_camera_is_motion_not_a_light_switch() -> None:
+    background = scene()
+    detector = MotionDetector()
+    warmed_up(detector, background)
+    close = with_box(background, 100, 20, 120, 200)  # a person right in front: 31 % of the frame
+    assert detector.detect(noisy(close)).moving
+    assert detector.detect(noisy(with_box(background, 110, 20, 120, 200))).moving
+
+
 def test_every_moving_region_is_reported_not_one_union_box() -> None:
     background = scene()
     detector = MotionDetector()
