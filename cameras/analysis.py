@@ -31,7 +31,7 @@ class VideoAnalysis:
     def __init__(self, settings: DetectorSettings, rules: EventRules) -> None:
         self.detector = MotionDetector(settings)
         self.segmenter = MotionSegmenter(rules)
-        self.interval = 0.95 / settings.fps
+        self.interval = settings.interval
         self.events: list[FoundEvent] = []
         self.peak = 0.0
 
@@ -45,7 +45,7 @@ class VideoAnalysis:
         return self.events
 
     def read_all(self, source: FileSource, progress: Progress | None) -> None:
-        total, next_detection, t = source.frame_count(), 0.0, 0.0
+        total, next_detection = source.frame_count(), 0.0
         while True:
             t = source.index / source.fps
             try:

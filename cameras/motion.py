@@ -44,6 +44,11 @@ class DetectorSettings:
     light_switch: float = 0.15  # a jump of brightness or contrast by this fraction at once
     global_change: float = 0.5  # this fraction changed at once is lighting, not motion
 
+    @property
+    def interval(self) -> float:
+        """Seconds between detections, less 5 % so a frame arriving a hair early still counts."""
+        return 0.95 / self.fps
+
 
 @dataclass
 class Detection:
@@ -83,16 +88,19 @@ class MotionDetector:
             self.previous = grey
             return NO_MOTION
         changed = self.changed_pixels(grey, self.background)
-        if cv2.countNonZero(changed) > self.settings.relight_above * self.watched:
-            contrast, brightness = self.lighting(grey)
+        count = cv2.countNonZero(changed)
+        if count > self.settings.relight_above * self.watched:
+            contrast, brightness, shift = self.lighting(grey)
             relit = self.background * contrast + brightness
             changed_relit = self.changed_pixels(grey, relit)
-            if cv2.countNonZero(changed_relit) < cv2.countNonZero(changed) / 2:  # it was light
-                if self.light_switched(contrast, brightness):
+            count_relit = cv2.countNonZero(changed_relit)
+            if count_relit < count / 2:  # the refit explains it: it was light
+                limit = self.settings.light_switch
+                if abs(contrast - 1) > limit or shift > limit:  # a switch, not a slow change
                     self.reset(grey)
                     return NO_MOTION
-                self.background, changed = relit, changed_relit
-        if cv2.countNonZero(changed) > self.settings.global_change * self.watched:
+                self.background, changed, count = relit, changed_relit, count_relit
+        if count > self.settings.global_change * self.watched:
             self.reset(grey)
             return NO_MOTION
         regions = self.regions(changed)
@@ -141,21 +149,15 @@ class MotionDetector:
             changed = cv2.bitwise_and(changed, self.ignore)
         return changed
 
-    def lighting(self, grey: np.ndarray) -> tuple[float, float]:
-        """(contrast, brightness) taking the background to the frame's lighting: the spread and
-        mean of both where nothing moved last time, matched as frame = background * c + b."""
+    def lighting(self, grey: np.ndarray) -> tuple[float, float, float]:
+        """(contrast, brightness, shift): frame = background * contrast + brightness, matched on
+        spread and mean where nothing moved last time; shift is the mean's relative change."""
         mean_now, spread_now = (v[0][0] for v in cv2.meanStdDev(grey, mask=self.calm))
         mean_before, spread_before = (v[0][0] for v in cv2.meanStdDev(self.background,
                                                                      mask=self.calm))  # fmt: skip
         contrast = spread_now / spread_before if spread_before >= 1 else 1.0
-        return contrast, mean_now - contrast * mean_before
-
-    def light_switched(self, contrast: float, brightness: float) -> bool:
-        """True when lighting jumped since the last detection (a switch, not a slow change)."""
-        level = max(1.0, cv2.mean(self.background, mask=self.calm)[0])
-        mean_shift = abs((contrast - 1) * level + brightness) / level
-        limit = self.settings.light_switch
-        return abs(contrast - 1) > limit or mean_shift > limit
+        shift = abs(mean_now - mean_before) / max(1.0, mean_before)
+        return contrast, mean_now - contrast * mean_before, shift
 
     def regions(self, changed: np.ndarray) -> np.ndarray:
         opened = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self.kernel)

@@ -157,7 +157,7 @@ class CaptureWorker:
     def process(self, frame: Frame) -> None:
         self.rate.tick(frame.captured_at)
         if frame.captured_at >= self.next_detection:
-            self.next_detection = frame.captured_at + 0.95 / self.detector.settings.fps
+            self.next_detection = frame.captured_at + self.detector.settings.interval
             self.detect(frame)
         self.publish_frame(frame)
 
