@@ -64,13 +64,6 @@ class LiveFeed:
         self.task: asyncio.Task | None = None
 
     @classmethod
-    def for_camera(cls, camera: Camera, width: int = 0) -> LiveFeed:
-        feed = cls.feeds.get((camera.slug, width))
-        if feed is None:
-            feed = cls.feeds[(camera.slug, width)] = cls(camera, width)
-        return feed
-
-    @classmethod
     @contextlib.asynccontextmanager
     async def watch(cls, camera: Camera, width: int = 0) -> AsyncIterator[LiveFeed]:
         """The camera's feed at this width, subscribed while the block runs.
@@ -78,7 +71,10 @@ class LiveFeed:
         Looking the feed up and counting the viewer happen with no await between them, so a feed
         that is just shutting down is never handed out.
         """
-        async with cls.for_camera(camera, width).watching() as feed:
+        feed = cls.feeds.get((camera.slug, width))
+        if feed is None:
+            feed = cls.feeds[(camera.slug, width)] = cls(camera, width)
+        async with feed.watching():
             yield feed
 
     @contextlib.asynccontextmanager

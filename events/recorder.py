@@ -89,8 +89,6 @@ class EventRecorder:
 
     def end(self, at: float) -> None:
         event, peak = self.event, self.peak
-        if event is None:  # its row could not be written
-            return
         self.event, self.peak = None, None
         if peak is not None:
             event.peak_area = max(event.peak_area, peak.area)
