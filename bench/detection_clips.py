@@ -177,16 +177,22 @@ def nuisance_specs() -> list[tuple[str, Effect, list[Interval], str]]:
     ]  # fmt: skip
 
 
-def quiet_frames(events_video: Path) -> list[np.ndarray]:
-    """Frames 0-149 of the events clip (empty road, noise sigma 2), decoded as BGR."""
-    capture = cv2.VideoCapture(str(events_video))
+def read_frames(video: Path, limit: int) -> list[np.ndarray]:
+    """Up to `limit` frames from the start of a video, decoded as BGR."""
+    capture = cv2.VideoCapture(str(video))
     frames: list[np.ndarray] = []
-    while len(frames) < QUIET_FRAMES:
+    while len(frames) < limit:
         ok, image = capture.read()
         if not ok:
             break
         frames.append(image)
     capture.release()
+    return frames
+
+
+def quiet_frames(events_video: Path) -> list[np.ndarray]:
+    """Frames 0-149 of the events clip (empty road, noise sigma 2), decoded as BGR."""
+    frames = read_frames(events_video, QUIET_FRAMES)
     if len(frames) < QUIET_FRAMES:
         raise RuntimeError(f"{events_video}: only {len(frames)} frames, need {QUIET_FRAMES}")
     return frames

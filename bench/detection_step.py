@@ -24,21 +24,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveillance.settings")
 
+from detection_clips import read_frames  # noqa: E402  (beside this script)
+
 from cameras.motion import MotionDetector  # noqa: E402
 
 VIDEO = REPO.parent / "shared" / "testdata" / "highway-640x480-15fps.mp4"
-
-
-def real_frames(count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(VIDEO))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
 
 
 def synthetic_frames(count: int) -> list[np.ndarray]:
@@ -69,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     args = parser.parse_args()
-    frames = real_frames(args.frames) if VIDEO.exists() else synthetic_frames(args.frames)
+    frames = read_frames(VIDEO, args.frames) if VIDEO.exists() else synthetic_frames(args.frames)
     source = VIDEO.name if VIDEO.exists() else "synthetic scene (test data not found)"
     print(f"frames: {len(frames)} from {source}; OpenCV threads: {cv2.getNumThreads()}")
     print("| input | detect() ms per frame, median | p95 |")

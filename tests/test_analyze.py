@@ -36,7 +36,11 @@ def test_text_output_counts_the_events_and_shows_each(tmp_path: Path) -> None:
     video = write_video(tmp_path / "late.mp4", 12, moving=(6, 9))
     lines = analyze(str(video)).splitlines()
     assert lines[0] == "1 motion event(s)"
-    assert "6." in lines[1] and "peak area" in lines[1]
+    number, start, _, _, end, *_ = lines[1].split()
+    assert number == "1"
+    assert float(start) == pytest.approx(6.0, abs=0.5)
+    assert float(end) == pytest.approx(9.0, abs=0.5)
+    assert "peak area" in lines[1]
 
 
 def test_camera_settings_are_used(db: None, motion_video: Path) -> None:
