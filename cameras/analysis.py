@@ -49,11 +49,10 @@ class VideoAnalysis:
         while True:
             t = source.index / source.fps
             try:
-                if t + 1e-9 < next_detection:
-                    source.skip()
-                else:
+                frame = source.read()  # not converted unless detection looks at it
+                if t + 1e-9 >= next_detection:
                     next_detection = t + self.interval
-                    self.detect(t, source.read().detection_image())
+                    self.detect(t, frame.detection_image(self.detector.settings.width))
             except EndOfStream:
                 break
             if progress is not None:

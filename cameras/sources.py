@@ -10,7 +10,9 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
+from http.client import HTTPException
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -45,14 +47,84 @@ class EndOfStream(SourceError):
     """A file source that reached its end and does not loop."""
 
 
-@dataclass
 class Frame:
-    image: np.ndarray  # BGR, as OpenCV wants it
-    captured_at: float  # Unix seconds
-    grey: np.ndarray | None = None  # the camera's own small luma image, when it has one
+    """One picture from a camera, decoded only as far as somebody needs it.
 
-    def detection_image(self) -> np.ndarray:
-        return self.image if self.grey is None else self.grey
+    A source may hand a frame over undecoded, with `decode` to make its BGR `image` on first use,
+    or as the camera's own JPEG. Most frames are neither analysed (detection runs at a few fps)
+    nor watched, and those then cost no colour conversion and no JPEG decode at all.
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray | None = None,  # BGR, as OpenCV wants it
+        captured_at: float = 0.0,  # Unix seconds
+        grey: np.ndarray | None = None,  # the camera's own small luma image, when it has one
+        *,
+        decode: Callable[[], np.ndarray] | None = None,
+        jpeg: bytes | None = None,  # the camera's own JPEG, to pass on to viewers untouched
+        width: int = 0,
+    ) -> None:
+        if image is None and decode is None and jpeg is None:
+            raise ValueError("a frame needs an image, a decoder or a JPEG")
+        self._image, self._decode = image, decode
+        self.captured_at, self.grey, self.jpeg = captured_at, grey, jpeg
+        self._width = width
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            self._image = self._decode() if self._decode else decode_jpeg(self.jpeg)
+            self._decode = None
+        return self._image
+
+    @property
+    def width(self) -> int:
+        return self._width or self.image.shape[1]
+
+    def detection_image(self, width: int = 0) -> np.ndarray:
+        """A picture at least `width` pixels wide (or the whole frame) for motion detection:
+        the camera's grey image, a JPEG decoded straight to reduced-size grey (libjpeg-turbo
+        scales while decoding), or the full image."""
+        if self.grey is not None:
+            return self.grey
+        if self.jpeg is not None and self._image is None and self._width:
+            factor = next((f for f in (8, 4, 2) if self._width // f >= width), 1)
+            return decode_jpeg(self.jpeg, REDUCED_GREY[factor])
+        return self.image
+
+
+REDUCED_GREY = {
+    1: cv2.IMREAD_GRAYSCALE,
+    2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+    4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+}
+
+
+def decode_jpeg(data: bytes, mode: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), mode)
+    if image is None:
+        raise SourceError("the camera sent a picture that is not a readable JPEG")
+    return image
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header, without decoding it; None if there is none."""
+    at = 2
+    while at + 9 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            width = int.from_bytes(data[at + 7 : at + 9], "big")
+            return (width, height) if width and height else None
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
 
 
 def parse_source(text: str) -> tuple[str, str]:
@@ -148,6 +220,7 @@ class OpenCVSource(Source):
     def __init__(self, target: str) -> None:
         super().__init__(target)
         self.capture: cv2.VideoCapture | None = None
+        self.grabbed = 0  # frames grabbed so far; only the newest can still be retrieved
 
     def open(self) -> None:
         params = [
@@ -166,12 +239,22 @@ class OpenCVSource(Source):
         return self.target
 
     def read(self) -> Frame:
+        """The next frame, grabbed but not converted: FFmpeg decodes it here, and the colour
+        conversion to BGR happens only if somebody uses `frame.image` before the next read."""
         if self.capture is None:
             raise SourceError("source is not open")
-        ok, image = self.capture.read()
-        if not ok or image is None or image.size == 0:
+        if not self.capture.grab():
             raise SourceError(f"no frame from {self.describe()}")
-        return Frame(image=image, captured_at=time.time())
+        self.grabbed += 1
+        return Frame(captured_at=time.time(), decode=partial(self.retrieve, self.grabbed))
+
+    def retrieve(self, number: int) -> np.ndarray:
+        if number != self.grabbed or self.capture is None:
+            raise SourceError("a frame was used after the next one was read")
+        ok, image = self.capture.retrieve()
+        if not ok or image is None or image.size == 0:
+            raise SourceError(f"unreadable frame from {self.describe()}")
+        return image
 
     def close(self) -> None:
         if self.capture is not None:
@@ -211,12 +294,6 @@ class FileSource(OpenCVSource):
         self.index += 1
         return frame
 
-    def skip(self) -> None:
-        """Pass over the next frame without converting it: cheaper than read() (no colour work)."""
-        if self.capture is None or not self.capture.grab():
-            raise EndOfStream(f"end of {self.target}")
-        self.index += 1
-
     def frame_count(self) -> int:
         return int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)) if self.capture else 0
 
@@ -230,9 +307,38 @@ class FileSource(OpenCVSource):
 
 
 class NetworkSource(OpenCVSource):
-    """RTSP or HTTP (MJPEG and anything else FFmpeg reads)."""
+    """RTSP, or HTTP: an MJPEG stream is read by cameras.mjpeg, anything else by FFmpeg."""
 
     api = cv2.CAP_FFMPEG
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.mjpeg = None
+
+    def open(self) -> None:
+        if urlsplit(self.target).scheme in ("http", "https"):
+            from cameras import mjpeg
+
+            response = mjpeg.connect(self.target, self.timeout_ms / 1000)
+            try:
+                sniffed = mjpeg.sniff_boundary(response)
+            except (OSError, HTTPException) as exc:
+                response.close()
+                raise SourceError(f"no data from {self.describe()}: {exc}") from None
+            if sniffed is not None:
+                self.mjpeg = mjpeg.MjpegStream(response, *sniffed, name=self.describe())
+                return
+            response.close()  # not MJPEG: FFmpeg opens it again and reads what it is
+        super().open()
+
+    def read(self) -> Frame:
+        return self.mjpeg.read() if self.mjpeg is not None else super().read()
+
+    def close(self) -> None:
+        if self.mjpeg is not None:
+            self.mjpeg.close()
+            self.mjpeg = None
+        super().close()
 
 
 class UsbSource(OpenCVSource):

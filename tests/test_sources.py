@@ -101,3 +101,18 @@ def test_demo_scene_has_someone_crossing() -> None:
     quiet, crossing = frames[5], frames[15 * 3]
     assert frames[0].shape == (480, 640, 3)
     assert (abs(crossing.astype(int) - quiet.astype(int)) > 40).sum() > 2000
+
+
+def test_video_frame_is_converted_only_when_used_and_only_before_the_next_read(
+    tmp_path: Path,
+) -> None:
+    source = FileSource(str(write_video(tmp_path / "clip.mp4", 1)), realtime=False)
+    source.open()
+    try:
+        first, second = source.read(), source.read()
+        assert first._image is None and second._image is None  # grabbed, not converted
+        assert second.image.shape == (240, 320, 3)
+        with pytest.raises(SourceError, match="used after the next one was read"):
+            _ = first.image
+    finally:
+        source.close()

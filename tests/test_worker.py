@@ -140,13 +140,14 @@ def test_frames_are_encoded_once_per_size_watched_and_not_when_unwatched(
     source = FileSource(front_door.source, realtime=False)
     source.open()
     frame = source.read()
-    source.close()
 
     worker.publish_frame(frame)  # nobody watching
     assert sizes == []
+    assert frame._image is None  # not even converted to BGR
     for width in (0, 640, 160):  # 0 and 640 are both full size for this 320-wide video
         bus.demand[width] = time.monotonic()
     worker.publish_frame(frame)
+    source.close()
     bus.stop()
 
     assert sorted(sizes) == [160, 320]
