@@ -1,0 +1,163 @@
+"""MJPEG over HTTP read directly: the camera's JPEGs are kept as they came.
+
+Most cheap IP cameras (and `motion`, and ffmpeg's mpjpeg muxer) send `multipart/x-mixed-replace`:
+a JPEG per part. Handing those to FFmpeg would decode every one in full colour. Read here, a
+frame is only bytes until somebody needs it: detection decodes a few per second straight to
+reduced-size grey, and viewers at full size get the camera's own JPEG untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.request
+from http.client import HTTPException, HTTPResponse
+from urllib.parse import urlsplit, urlunsplit
+
+from cameras.sources import Frame, SourceError, jpeg_size, redact
+
+MAX_HEADER_LINE = 1024
+MAX_HEADERS = 32
+MAX_PART = 16 * 1024 * 1024  # no camera sends a 16 MB JPEG; a wrong length must not eat memory
+BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """The URL without user:password, and the user and password (urllib will not take them in
+    the URL, and they must never reach a log line)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=host)), parts.username, parts.password or ""
+
+
+def connect(url: str, timeout: float) -> HTTPResponse:
+    """An open HTTP response for a camera URL, with basic or digest auth from the URL."""
+    bare, user, password = split_credentials(url)
+    if urlsplit(bare).scheme not in ("http", "https"):
+        raise SourceError("only http:// and https:// cameras are read as MJPEG")
+    handlers = []
+    if user is not None:
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        passwords.add_password(None, bare, user, password)
+        handlers = [
+            urllib.request.HTTPBasicAuthHandler(passwords),
+            urllib.request.HTTPDigestAuthHandler(passwords),
+        ]
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(bare, headers={"User-Agent": "surveillance"})  # noqa: S310 (http(s) only, checked above)
+    try:
+        return opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        raise SourceError(f"{redact(url)} answered HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SourceError(f"cannot open {redact(url)}: {reason}") from None
+
+
+def sniff_boundary(response: HTTPResponse) -> tuple[bytes, bytes] | None:
+    """(boundary, first line) when the response is an MJPEG stream, else None. The header says so
+    (multipart/x-mixed-replace), or, for servers that call it application/octet-stream (ffmpeg's
+    does), the body starts with a boundary line."""
+    content_type = response.headers.get("Content-Type", "")
+    match = BOUNDARY.search(content_type)
+    if content_type.lower().startswith("multipart/") and match:
+        return match.group(1).strip().lstrip("-").encode(), b""
+    if content_type.lower().split(";")[0].strip() not in ("", "application/octet-stream"):
+        return None
+    line = b"\r\n"
+    for _ in range(4):  # some cameras begin with a blank line or two
+        line = response.readline(MAX_HEADER_LINE)
+        if line.strip():
+            break
+    stripped = line.strip()
+    if stripped.startswith(b"--") and 0 < len(stripped.strip(b"-")) <= 70:
+        return stripped.strip(b"-"), line
+    return None
+
+
+class MjpegStream:
+    """Parts of a multipart stream, each a JPEG. Tolerant of what cameras really send: boundary
+    lines with extra dashes, parts with or without Content-Length, blank lines between parts."""
+
+    def __init__(
+        self, response: HTTPResponse, boundary: bytes, first: bytes = b"", *, name: str
+    ) -> None:
+        self.response, self.boundary, self.name = response, boundary, name
+        self.pushed_back = first or None  # a line already read: the sniffed or next boundary
+
+    def read(self) -> Frame:
+        try:
+            headers = self.part_headers()
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and 0 < int(length) <= MAX_PART:
+                data = self.response.read(int(length))
+                if len(data) < int(length):
+                    raise SourceError(f"{self.name} closed the stream")
+            else:
+                data = self.read_to_boundary()
+        except (OSError, HTTPException) as exc:  # a stall (timeout) or a dropped connection
+            raise SourceError(f"no frame from {self.name}: {exc or type(exc).__name__}") from None
+        captured_at = time.time()
+        start = data.find(b"\xff\xd8")
+        if start < 0:
+            raise SourceError(f"{self.name} sent a part that is not a JPEG")
+        jpeg = data[start:]
+        size = jpeg_size(jpeg)
+        return Frame(captured_at=captured_at, jpeg=jpeg, width=size[0] if size else 0)
+
+    def line(self) -> bytes:
+        if self.pushed_back is not None:
+            line, self.pushed_back = self.pushed_back, None
+            return line
+        line = self.response.readline(MAX_HEADER_LINE)
+        if not line:
+            raise SourceError(f"{self.name} closed the stream")
+        return line
+
+    def is_boundary(self, line: bytes) -> bool:
+        stripped = line.strip()
+        return stripped.startswith(b"--") and stripped.strip(b"-") == self.boundary
+
+    def part_headers(self) -> dict[bytes, bytes]:
+        for _ in range(MAX_HEADERS):  # skip blank lines up to the boundary
+            line = self.line()
+            if self.is_boundary(line):
+                break
+            if line.strip():
+                raise SourceError(f"{self.name} sent something that is not an MJPEG stream")
+        else:
+            raise SourceError(f"{self.name} sent no part boundary")
+        headers: dict[bytes, bytes] = {}
+        for _ in range(MAX_HEADERS):
+            line = self.line().strip()
+            if not line:
+                return headers
+            key, _, value = line.partition(b":")
+            headers[key.strip().lower()] = value.strip()
+        raise SourceError(f"{self.name} sent a part with too many headers")
+
+    def read_to_boundary(self) -> bytes:
+        """A part without Content-Length: everything up to the next boundary line (or the end of
+        the stream, which the next read then reports)."""
+        chunks, total = [], 0
+        while True:
+            line = self.response.readline(MAX_PART)
+            if not line and not chunks:
+                raise SourceError(f"{self.name} closed the stream")
+            if not line or self.is_boundary(line):
+                self.pushed_back = line or None  # it begins the next part
+                return b"".join(chunks).removesuffix(b"\r\n").removesuffix(b"\n")
+            chunks.append(line)
+            total += len(line)
+            if total > MAX_PART:
+                raise SourceError(f"{self.name} sent a part larger than 16 MB")
+
+    def close(self) -> None:
+        self.response.close()
