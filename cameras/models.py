@@ -116,6 +116,14 @@ class Camera(models.Model):
     status_since = models.DateTimeField(null=True, blank=True)
     fps = models.FloatField(null=True, blank=True)
     last_frame_at = models.DateTimeField(null=True, blank=True)
+    dropped_frames = models.PositiveBigIntegerField(
+        default=0,
+        help_text="Frames lost since the worker started: missing from the camera's "
+        "stream, or not passed on to viewers because Redis was not keeping up.",
+    )
+    reconnects = models.PositiveIntegerField(
+        default=0, help_text="Times the worker reopened the source since it started."
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -194,4 +202,7 @@ class Camera(models.Model):
             "detail": self.status_detail,
             "fps": round(self.fps, 1) if self.fps is not None else None,
             "since": self.status_since.isoformat() if self.status_since else None,
+            "last_frame_at": self.last_frame_at.isoformat() if self.last_frame_at else None,
+            "dropped_frames": self.dropped_frames,
+            "reconnects": self.reconnects,
         }

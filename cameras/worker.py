@@ -11,10 +11,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import cv2
 from django.db import DatabaseError, close_old_connections
-from django.utils import timezone
 
 from cameras.bus import Bus
 from cameras.models import Camera
@@ -23,6 +23,7 @@ from cameras.sources import EndOfStream, Frame, Source, SourceError, open_source
 from events.recorder import EventRecorder, encode_jpeg
 
 logger = logging.getLogger(__name__)
+HEALTH_FIELDS = ("fps", "last_frame_at", "dropped_frames", "reconnects")
 
 
 class Backoff:
@@ -78,6 +79,7 @@ class CaptureWorker:
         source_factory: Callable[[str], Source] = open_source,
     ) -> None:
         self.camera, self.bus = camera, bus
+        camera.dropped_frames = camera.reconnects = 0  # counted over this worker's life
         self.source_factory = source_factory
         self.source: Source | None = None
         self.detector = MotionDetector(camera.detector_settings())
@@ -87,7 +89,8 @@ class CaptureWorker:
         self.stopping = False
         self.next_detection = 0.0
         self.next_status = self.next_save = 0.0
-        self.reconnects = 0
+        self.last_frame_at: float | None = None  # capture time of the newest frame
+        self.connected_at = 0.0  # frames missing before this are an outage, not drops
 
     def run(self) -> None:
         self.bus.start()
@@ -110,7 +113,10 @@ class CaptureWorker:
             return
         frame = self.read()
         if frame is not None:
-            self.process(frame)
+            try:
+                self.process(frame)
+            except SourceError as exc:  # a frame that did not decode
+                self.disconnect(str(exc))
         self.report_status()
 
     def connect(self) -> None:
@@ -132,6 +138,7 @@ class CaptureWorker:
             self.set_status(Camera.Status.OFFLINE, str(exc))
             return
         self.source = source
+        self.connected_at = time.time()
         self.backoff.reset()
         logger.info("%s: connected to %s", self.camera.slug, source.describe())
         self.set_status(Camera.Status.ONLINE)
@@ -151,18 +158,29 @@ class CaptureWorker:
         logger.warning("%s: %s; reconnecting in %.0f s", self.camera.slug, reason, delay)
         self.source.close()
         self.source = None
-        self.reconnects += 1
+        self.camera.reconnects += 1
         self.set_status(Camera.Status.OFFLINE, reason)
 
     def process(self, frame: Frame) -> None:
+        """Detect on some frames, publish to viewers if any: most frames are never decoded."""
+        self.count_gap(frame.captured_at)
         self.rate.tick(frame.captured_at)
+        self.last_frame_at = frame.captured_at
         if frame.captured_at >= self.next_detection:
             self.next_detection = frame.captured_at + self.detector.settings.interval
             self.detect(frame)
         self.publish_frame(frame)
 
+    def count_gap(self, captured_at: float) -> None:
+        """Frames the camera should have sent since the last one, at the rate measured so far."""
+        fps = self.rate.fps()
+        if fps and self.last_frame_at is not None and self.last_frame_at >= self.connected_at:
+            missing = round((captured_at - self.last_frame_at) * fps) - 1
+            if missing >= 1:
+                self.camera.dropped_frames += missing
+
     def detect(self, frame: Frame) -> None:
-        detection = self.detector.detect(frame.detection_image())
+        detection = self.detector.detect(frame.detection_image(self.detector.settings.width))
         try:
             self.recorder.update(frame, detection)
         except DatabaseError as exc:  # database restarting or locked: keep capturing
@@ -171,19 +189,24 @@ class CaptureWorker:
 
     def publish_frame(self, frame: Frame) -> None:
         """Each watched width gets the frame; each distinct size is encoded once."""
-        full_width = frame.image.shape[1]
+        widths = self.bus.watched_widths()
+        if not widths:
+            return
+        full_width = frame.width
         encoded: dict[int, bytes] = {}
-        for width in self.bus.watched_widths():
+        for width in widths:
             size = width if 0 < width < full_width else full_width  # 0 or wider: full size
             if size not in encoded:
                 encoded[size] = self.encode(frame, size)
             message = {"type": "frame", "jpeg": encoded[size], "t": frame.captured_at}
-            self.bus.publish(self.camera.frames_group(width), message)
+            if not self.bus.publish(self.camera.frames_group(width), message):
+                self.camera.dropped_frames += 1
 
     def encode(self, frame: Frame, width: int) -> bytes:
-        full_width = frame.image.shape[1]
+        """A JPEG `width` pixels wide; at full size, the camera's own JPEG when it sent one."""
+        full_width = frame.width
         if width == full_width:
-            return encode_jpeg(frame.image, quality=80)
+            return frame.jpeg or encode_jpeg(frame.image, quality=80)
         height = round(frame.image.shape[0] * width / full_width)
         small = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
         return encode_jpeg(small, quality=75)
@@ -194,20 +217,17 @@ class CaptureWorker:
             return
         self.next_status = now + self.status_every
         self.camera.fps = self.rate.fps()
+        if self.last_frame_at is not None:
+            self.camera.last_frame_at = datetime.fromtimestamp(self.last_frame_at, UTC)
         if now >= self.next_save:
             self.next_save = now + self.save_status_every
             self.save_health()
-        self.bus.publish(self.camera.group_name, self.status_message())
-
-    def status_message(self) -> dict:
-        return {**self.camera.status_message(), "reconnects": self.reconnects,
-                "dropped": self.bus.dropped}  # fmt: skip
+        self.bus.publish(self.camera.group_name, self.camera.status_message())
 
     def save_health(self) -> None:
-        self.camera.last_frame_at = timezone.now()
         try:
             Camera.objects.filter(pk=self.camera.pk).update(
-                fps=self.camera.fps, last_frame_at=self.camera.last_frame_at
+                **{field: getattr(self.camera, field) for field in HEALTH_FIELDS}
             )
         except DatabaseError as exc:  # health is refreshed again in seconds
             logger.warning("%s: cannot save health: %s", self.camera.slug, exc)
@@ -223,7 +243,7 @@ class CaptureWorker:
             )
         except DatabaseError as exc:  # dashboards still hear it below
             logger.warning("%s: cannot save status: %s", self.camera.slug, exc)
-        self.bus.publish(self.camera.group_name, self.status_message())
+        self.bus.publish(self.camera.group_name, self.camera.status_message())
 
     def shutdown(self) -> None:
         """Close the open event and the source; the camera shows as offline."""

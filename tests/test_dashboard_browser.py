@@ -68,6 +68,9 @@ def test_dashboard_shows_cameras_live_and_pops_an_alert_without_reload(
             "img => img.naturalWidth > 0", arg=image.element_handle(), timeout=20_000
         )
     expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
+    tile = page.locator("[data-camera='front-door']")
+    expect(tile.locator("[data-status]")).to_contain_text("fps", timeout=10_000)
+    expect(tile.locator("[data-health]")).to_contain_text("last frame", timeout=10_000)
 
     # The scene loops every 8 s with motion at 2-4 s: a toast must come without a reload.
     toast = page.locator(".toast").first

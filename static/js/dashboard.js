@@ -126,6 +126,16 @@
     badge.title = msg.since ? "since " + new Date(msg.since).toLocaleString() : "";
     const detail = tile.querySelector("[data-detail]");
     if (detail) detail.textContent = msg.detail || "";
+    const health = tile.querySelector("[data-health]");
+    if (health) health.textContent = healthText(msg);
+  }
+
+  function healthText(msg) {
+    const parts = [];
+    if (msg.last_frame_at) parts.push("last frame " + new Date(msg.last_frame_at).toLocaleTimeString());
+    if (msg.dropped_frames > 0) parts.push(msg.dropped_frames + " dropped");
+    if (msg.reconnects > 0) parts.push(msg.reconnects + (msg.reconnects === 1 ? " reconnect" : " reconnects"));
+    return parts.join(" · ");
   }
 
   // --- live images ---
