@@ -6,9 +6,13 @@ BIND ?= 127.0.0.1:8000
 # On a Raspberry Pi, picamera2 comes from the OS (python3-picamera2): let the venv see it.
 VENV_FLAGS := $(if $(wildcard /usr/lib/python3/dist-packages/picamera2),--system-site-packages,)
 # Debian packages the full test suite uses; `make test` skips (and names) what is missing.
-SYSTEM_PACKAGES := redis-server ffmpeg chromium
+# The RTSP camera is GStreamer's server, driven by Debian's python3 (tests/rtsp_server.py).
+SYSTEM_PACKAGES := redis-server ffmpeg chromium python3-gi gir1.2-gst-rtsp-server-1.0 \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+# ... and what bench/capture_cost.py compares us with.
+BENCH_PACKAGES := motion
 
-.PHONY: run test lint system-packages clean-venv
+.PHONY: run test lint system-packages bench-packages print-system-packages clean-venv
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -39,3 +43,9 @@ lint: $(VENV)/.installed-dev
 system-packages:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)
+
+bench-packages: system-packages
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PACKAGES)
+
+print-system-packages:
+	@echo $(SYSTEM_PACKAGES)

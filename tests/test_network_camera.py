@@ -1,4 +1,4 @@
-"""A real network camera: ffmpeg serving MJPEG over HTTP on 127.0.0.1."""
+"""Real network cameras on 127.0.0.1: ffmpeg serving MJPEG over HTTP, GStreamer serving RTSP."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from cameras.models import Camera
 from cameras.worker import CaptureWorker
 from events.models import MotionEvent
 from tests.conftest import free_port, stop_process, wait_until
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # GStreamer's Python bindings are Debian packages
+RTSP_SERVER = Path(__file__).parent / "rtsp_server.py"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +39,39 @@ def mjpeg_camera(motion_video: Path) -> Iterator[str]:
     stop_process(process, timeout=5)
 
 
+def rtsp_packages_missing() -> str:
+    """The Debian packages the RTSP camera needs and this machine lacks ("" if none)."""
+    if not Path(SYSTEM_PYTHON).is_file():
+        return "python3"
+    check = subprocess.run(
+        [SYSTEM_PYTHON, str(RTSP_SERVER), "--check"], capture_output=True, text=True
+    )
+    return check.stdout.strip() or ("" if check.returncode == 0 else check.stderr.strip())
+
+
+@pytest.fixture
+def rtsp_camera(motion_video: Path, tmp_path: Path) -> Iterator[str]:
+    """An RTSP camera sending the motion video (three times: 24 s) as H.264, as IP cameras do."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs the ffmpeg package (apt install ffmpeg)")
+    if missing := rtsp_packages_missing():
+        pytest.skip(f"needs Debian packages for the RTSP camera: apt install {missing}")
+    h264 = tmp_path / "motion-h264.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-stream_loop", "2", "-i", str(motion_video), "-c:v",
+         "libx264", "-preset", "veryfast", "-g", "15", "-pix_fmt", "yuv420p", str(h264)],
+        check=True,
+    )  # fmt: skip
+    port = free_port()
+    process = subprocess.Popen(
+        [SYSTEM_PYTHON, str(RTSP_SERVER), str(h264), str(port)],
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout.readline().strip() == b"ready"
+    yield f"rtsp://127.0.0.1:{port}/cam"
+    stop_process(process, timeout=5)
+
+
 @pytest.fixture
 def bus(redis_server: str) -> Iterator[Bus]:
     bus = Bus()
@@ -44,8 +80,12 @@ def bus(redis_server: str) -> Iterator[Bus]:
     bus.stop()
 
 
-def test_worker_detects_motion_from_an_http_mjpeg_camera(mjpeg_camera: str, bus: Bus) -> None:
-    camera = Camera.objects.create(slug="porch", name="Porch", source=mjpeg_camera, end_after=1)
+@pytest.mark.parametrize("served", ["mjpeg_camera", "rtsp_camera"])
+def test_worker_detects_motion_from_a_network_camera(
+    served: str, bus: Bus, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(served)
+    camera = Camera.objects.create(slug="yard", name="Yard", source=url, end_after=1)
     worker = CaptureWorker(camera, bus)
 
     def event_finished() -> bool:
@@ -53,10 +93,13 @@ def test_worker_detects_motion_from_an_http_mjpeg_camera(mjpeg_camera: str, bus:
         return MotionEvent.objects.filter(camera=camera, ended_at__isnull=False).exists()
 
     try:
-        wait_until(event_finished, 40, "a finished motion event from the HTTP camera")
+        wait_until(event_finished, 40, f"a finished motion event from {url}")
+        assert camera.status == Camera.Status.ONLINE
+        assert worker.rate.fps() == pytest.approx(15, rel=0.3)
     finally:
         worker.shutdown()
-    assert worker.rate.fps() == pytest.approx(15, rel=0.3)
+    event = MotionEvent.objects.get(camera=camera)
+    assert event.snapshot and event.snapshot_clean
 
 
 def test_dead_camera_is_offline_with_a_reason_that_hides_its_password(bus: Bus) -> None:

@@ -1,0 +1,76 @@
+"""An RTSP camera on 127.0.0.1 playing an H.264 MP4 file, for tests and benchmarks.
+
+    /usr/bin/python3 tests/rtsp_server.py VIDEO.mp4 PORT
+    /usr/bin/python3 tests/rtsp_server.py --check    # prints the Debian packages missing
+
+Run with the system Python: GStreamer's bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) are
+Debian packages, not wheels. Serves rtsp://127.0.0.1:PORT/cam; every client gets the file from
+its start, in real time, once (make it as long as the client needs). Prints "ready" once it
+listens; exits on SIGTERM.
+"""
+
+import signal
+import sys
+
+ELEMENTS = {  # what the pipeline needs, and the package that has it
+    "filesrc": "gstreamer1.0-plugins-base",
+    "qtdemux": "gstreamer1.0-plugins-good",
+    "rtph264pay": "gstreamer1.0-plugins-good",
+    "h264parse": "gstreamer1.0-plugins-bad",
+}
+
+
+def missing_packages():
+    try:
+        import gi
+    except ImportError:
+        return ["python3-gi"]
+    try:
+        gi.require_version("Gst", "1.0")
+        gi.require_version("GstRtspServer", "1.0")
+    except ValueError:
+        return ["gir1.2-gst-rtsp-server-1.0"]
+    from gi.repository import Gst
+
+    Gst.init(None)
+    return sorted({pkg for name, pkg in ELEMENTS.items() if not Gst.ElementFactory.find(name)})
+
+
+def factory_for(path):
+    """A pipeline per client, so each one starts at the beginning of the file."""
+    from gi.repository import GstRtspServer
+
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_shared(False)
+    factory.set_launch(
+        f'( filesrc location="{path}" ! qtdemux ! h264parse '
+        "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+    )
+    return factory
+
+
+def main():
+    if sys.argv[1:] == ["--check"]:
+        missing = missing_packages()
+        print(" ".join(missing))
+        sys.exit(1 if missing else 0)
+    path, port = sys.argv[1], sys.argv[2]
+    if missing := missing_packages():
+        sys.exit("missing Debian packages: " + " ".join(missing))
+    from gi.repository import GLib, GstRtspServer
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(port)
+    server.get_mount_points().add_factory("/cam", factory_for(path))
+    if server.attach(None) == 0:
+        sys.exit(f"cannot listen on 127.0.0.1:{port}")
+    loop = GLib.MainLoop()
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
+    print("ready", flush=True)
+    loop.run()
+
+
+if __name__ == "__main__":
+    main()
