@@ -47,6 +47,10 @@ class EndOfStream(SourceError):
     """A file source that reached its end and does not loop."""
 
 
+class CorruptFrame(SourceError):
+    """One frame that does not decode; the next one may well."""
+
+
 class Frame:
     """One picture from a camera, decoded only as far as somebody needs it.
 
@@ -105,7 +109,7 @@ REDUCED_GREY = {
 def decode_jpeg(data: bytes, mode: int = cv2.IMREAD_COLOR) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), mode)
     if image is None:
-        raise SourceError("the camera sent a picture that is not a readable JPEG")
+        raise CorruptFrame("the camera sent a picture that is not a readable JPEG")
     return image
 
 

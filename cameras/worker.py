@@ -19,7 +19,7 @@ from django.db import DatabaseError, close_old_connections
 from cameras.bus import Bus
 from cameras.models import Camera
 from cameras.motion import MotionDetector
-from cameras.sources import EndOfStream, Frame, Source, SourceError, open_source
+from cameras.sources import CorruptFrame, EndOfStream, Frame, Source, SourceError, open_source
 from events.recorder import EventRecorder, encode_jpeg
 
 logger = logging.getLogger(__name__)
@@ -61,15 +61,18 @@ class FrameRate:
         while self.times and at - self.times[0] > self.window:
             self.times.popleft()
 
-    def fps(self) -> float | None:
+    def fps(self, over: float = 0.0) -> float | None:
+        """The rate, once frames span more than `over` seconds (a stream's first frames often
+        come in a burst)."""
         if len(self.times) < 2:
             return None
         span = self.times[-1] - self.times[0]
-        return (len(self.times) - 1) / span if span > 0 else None
+        return (len(self.times) - 1) / span if span > max(over, 0.0) else None
 
 
 class CaptureWorker:
     status_every = 2.0  # seconds between status messages to dashboards
+    hole_frames = 3.5  # a gap this many frame intervals long is frames lost, not jitter
     save_status_every = 10.0  # ... and between writes of fps and last frame time
 
     def __init__(
@@ -115,7 +118,10 @@ class CaptureWorker:
         if frame is not None:
             try:
                 self.process(frame)
-            except SourceError as exc:  # a frame that did not decode
+            except CorruptFrame as exc:  # damaged on the way (Wi-Fi): skip it, count it
+                self.camera.dropped_frames += 1
+                logger.debug("%s: %s", self.camera.slug, exc)
+            except SourceError as exc:  # the source cannot hand over its frame at all
                 self.disconnect(str(exc))
         self.report_status()
 
@@ -172,12 +178,14 @@ class CaptureWorker:
         self.publish_frame(frame)
 
     def count_gap(self, captured_at: float) -> None:
-        """Frames the camera should have sent since the last one, at the rate measured so far."""
-        fps = self.rate.fps()
+        """Frames missing from a hole in the stream, at the rate measured so far. Network
+        streams arrive unevenly (two frames at once, then none), so only a hole of several
+        frames counts."""
+        fps = self.rate.fps(over=2.0)
         if fps and self.last_frame_at is not None and self.last_frame_at >= self.connected_at:
-            missing = round((captured_at - self.last_frame_at) * fps) - 1
-            if missing >= 1:
-                self.camera.dropped_frames += missing
+            frames = (captured_at - self.last_frame_at) * fps
+            if frames > self.hole_frames:
+                self.camera.dropped_frames += round(frames) - 1
 
     def detect(self, frame: Frame) -> None:
         detection = self.detector.detect(frame.detection_image(self.detector.settings.width))

@@ -198,21 +198,26 @@ def test_full_size_viewers_get_the_cameras_own_jpeg_untouched(
     assert received == jpegs
 
 
-def paced_with_a_pause(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
-    """15 fps, a one-second hole after the tenth frame (Wi-Fi trouble), then the rest."""
+def paced(handler: BaseHTTPRequestHandler, jpegs: list[bytes], hole_after: int = -1) -> None:
+    """15 fps like a camera; with `hole_after`, a one-second hole after that frame."""
     for index, jpeg in enumerate(jpegs):
         with_length(handler, [jpeg]) if index == 0 else handler.wfile.write(
             b"--frame\r\nContent-Length: %d\r\n\r\n" % len(jpeg) + jpeg + b"\r\n"
         )
         handler.wfile.flush()
-        time.sleep(1.0 if index == 9 else 1 / 15)
+        time.sleep(1.0 if index == hole_after else 1 / 15)
+
+
+def paced_with_a_pause(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
+    """A hole after the 40th frame (Wi-Fi trouble), when the rate is known."""
+    paced(handler, jpegs, hole_after=39)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_worker_reports_last_frame_time_dropped_frames_and_reconnects(
     camera_server: Callable[..., str], redis_server: str
 ) -> None:
-    jpegs = [jpeg_of(shade) for shade in range(10, 250, 12)]  # 20 frames
+    jpegs = [jpeg_of(shade) for shade in range(10, 250, 4)]  # 60 frames
     url = camera_server(paced_with_a_pause, jpegs)
     camera = Camera.objects.create(slug="porch", name="Porch", source=url)
     bus = Bus()
@@ -234,3 +239,26 @@ def test_worker_reports_last_frame_time_dropped_frames_and_reconnects(
     assert camera.reconnects == 1 and camera.dropped_frames == message["dropped_frames"]
     assert camera.last_frame_at.timestamp() == pytest.approx(worker.last_frame_at, abs=0.001)
     assert camera.last_frame_at.isoformat() == message["last_frame_at"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_damaged_jpeg_is_skipped_and_counted_without_dropping_the_camera(
+    camera_server: Callable[..., str], redis_server: str
+) -> None:
+    jpegs = [jpeg_of(shade) for shade in range(20, 100, 10)]
+    jpegs[4] = b"\xff\xd8" + b"\x00 damaged on the way " * 50
+    url = camera_server(paced, jpegs)
+    camera = Camera.objects.create(slug="porch", name="Porch", source=url, detection_fps=30)
+    bus = Bus()
+    bus.start()
+    worker = CaptureWorker(camera, bus)
+    try:
+        worker.connect()
+        for _ in jpegs:  # every frame is analysed at 30 fps detection
+            worker.step()
+            assert worker.source is not None
+    finally:
+        worker.shutdown()
+        bus.stop()
+    assert camera.dropped_frames == 1 and camera.reconnects == 0
+    assert worker.detector.frames_seen == len(jpegs) - 2  # the first sets the background
