@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import gc
 import signal
 
+import cv2
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cameras.bus import Bus
@@ -20,6 +22,11 @@ class Command(BaseCommand):
             camera = Camera.objects.get(slug=slug)
         except Camera.DoesNotExist:
             raise CommandError(f"no camera {slug!r}; add it with: manage.py addcamera") from None
+        # This process is one camera's loop, measured by bench/capture_cost.py: OpenCV's thread
+        # pool costs more in wake-ups than it saves on a 320-pixel image, and collections need
+        # not walk the objects Django, NumPy and OpenCV made at import and keep for good.
+        cv2.setNumThreads(1)
+        gc.freeze()
         worker = CaptureWorker(camera, Bus(listen_channel=camera.worker_channel))
         signal.signal(signal.SIGTERM, worker.stop)
         signal.signal(signal.SIGINT, worker.stop)
