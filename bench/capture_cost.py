@@ -1,0 +1,307 @@
+"""What watching one camera costs: our capture worker against the decode floor and `motion`.
+
+    .venv/bin/python bench/capture_cost.py [--seconds 20] [--only NAME ...]
+
+For each stream — H.264 640x480 and 1920x1080 at 15 fps, each as a file and over RTSP, and MJPEG
+over HTTP at 640x480 — three consumers run one after another, alone on the machine:
+
+- floor: `ffmpeg` decoding the stream to nothing (`-re` for files: real time);
+- motion: the `motion` daemon (Debian package) detecting motion on it, nothing saved;
+- worker: `manage.py capture`, nobody watching the live view (it reads, detects, records
+  events and reports health, as in production).
+
+Each is measured from /proc (utime+stime of the process and all its threads) over a window that
+starts after a warm-up. Servers: GStreamer's RTSP server (tests/rtsp_server.py, with Debian's
+python3) and an MJPEG-over-HTTP camera (bench/mjpeg_server.py: `motion` needs one that takes
+more than ffmpeg's single client), both on 127.0.0.1, started fresh per consumer.
+
+The videos are made from ../shared/testdata/highway-640x480-15fps.mp4 (real traffic footage;
+without it, from a synthetic scene) and kept in bench/out/streams/. Prints progress and a
+markdown table, and writes the table to bench/out/capture_cost.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from worker_cpu import cpu_seconds, load_average, manage, setup_django, start_redis  # noqa: E402
+
+SOURCE_VIDEO = REPO.parent / "shared" / "testdata" / "highway-640x480-15fps.mp4"
+STREAMS_DIR = REPO / "bench" / "out" / "streams"
+OUT = REPO / "bench" / "out" / "capture_cost.md"
+SYSTEM_PYTHON = "/usr/bin/python3"  # GStreamer's bindings are Debian packages
+WARMUP = 5.0
+PROGRESS_EVERY = 5.0
+FLOOR_LIMIT = 1.3  # the target: worker CPU at most this times the decode floor
+
+
+@dataclass
+class Stream:
+    name: str
+    size: tuple[int, int]
+    transport: str  # file, rtsp or http
+
+
+STREAMS = [
+    Stream("H.264 640x480 file", (640, 480), "file"),
+    Stream("H.264 640x480 RTSP", (640, 480), "rtsp"),
+    Stream("H.264 1920x1080 file", (1920, 1080), "file"),
+    Stream("H.264 1920x1080 RTSP", (1920, 1080), "rtsp"),
+    Stream("MJPEG 640x480 HTTP", (640, 480), "http"),
+]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_video(size: tuple[int, int], seconds: float) -> Path:
+    """An H.264 15 fps file of at least `seconds`, encoded like a camera (2 s GOP), cached."""
+    width, height = size
+    path = STREAMS_DIR / f"h264-{width}x{height}-{int(seconds)}s.mp4"
+    if path.is_file():
+        return path
+    STREAMS_DIR.mkdir(parents=True, exist_ok=True)
+    if SOURCE_VIDEO.is_file():
+        source, described = SOURCE_VIDEO, SOURCE_VIDEO.name
+    else:
+        sys.path.insert(0, str(REPO))
+        from tests.videos import write_video
+
+        source = write_video(STREAMS_DIR / "synthetic.mp4", 30, moving=(5, 9), size=(640, 480))
+        described = "a synthetic scene"
+    print(f"encoding {path.name} from {described} (once; kept in {STREAMS_DIR})", flush=True)
+    bitrate = "4M" if width > 1000 else "1M"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(source),
+         "-t", str(seconds), "-an", "-vf", f"scale={width}:{height},fps=15",
+         "-c:v", "libx264", "-preset", "veryfast", "-b:v", bitrate, "-g", "30",
+         "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+class Server:
+    """A camera on 127.0.0.1 serving `video` over RTSP or MJPEG/HTTP (None for a file)."""
+
+    def __init__(self, stream: Stream, video: Path) -> None:
+        self.stream, self.video = stream, video
+        self.process: subprocess.Popen | None = None
+        self.url = str(video)
+
+    def __enter__(self) -> Server:
+        port = free_port()
+        if self.stream.transport == "rtsp":
+            self.url = f"rtsp://127.0.0.1:{port}/cam"
+            argv = [SYSTEM_PYTHON, str(REPO / "tests" / "rtsp_server.py"), str(self.video),
+                    str(port)]  # fmt: skip
+        elif self.stream.transport == "http":
+            self.url = f"http://127.0.0.1:{port}/cam.mjpg"
+            argv = [sys.executable, str(REPO / "bench" / "mjpeg_server.py"), str(self.video),
+                    str(port)]  # fmt: skip
+        else:
+            return self
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        line = self.process.stdout.readline()  # "ready" once it listens
+        if b"ready" not in line:
+            raise RuntimeError(f"the {self.stream.transport} server did not start: {line!r}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            stop(self.process, 5)
+
+
+def stop(process: subprocess.Popen, timeout: float) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def floor_argv(stream: Stream, url: str) -> list[str]:
+    argv = ["ffmpeg", "-v", "error", "-nostdin"]
+    if stream.transport == "file":
+        argv += ["-re", "-stream_loop", "-1"]
+    elif stream.transport == "rtsp":
+        argv += ["-rtsp_transport", "tcp"]
+    return [*argv, "-i", url, "-an", "-f", "null", "-"]
+
+
+def motion_argv(stream: Stream, url: str, tmp: Path) -> list[str]:
+    """`motion` detecting on the stream with its defaults, saving nothing, serving nothing."""
+    netcam = f"file://{url}" if stream.transport == "file" else url
+    config = tmp / "motion.conf"
+    config.write_text(
+        "daemon off\nsetup_mode off\nlog_level 4\n"
+        f"target_dir {tmp}\npid_file {tmp / 'motion.pid'}\n"
+        f"netcam_url {netcam}\nframerate 15\n"
+        "picture_output off\nmovie_output off\nstream_port 0\nwebcontrol_port 0\n"
+    )
+    return ["motion", "-n", "-c", str(config)]
+
+
+@dataclass
+class Run:
+    cpu: float  # % of one core
+    note: str = ""
+
+
+class Bench:
+    def __init__(self, tmp: Path, env: dict[str, str], seconds: float) -> None:
+        self.tmp, self.env, self.seconds = tmp, env, seconds
+
+    def measure(self, label: str, process: subprocess.Popen, ready: Callable[[], bool]) -> float:
+        started = time.monotonic()
+        while not ready():
+            if process.poll() is not None:
+                raise RuntimeError(f"{label} exited with {process.returncode}")
+            if time.monotonic() - started > 60:
+                raise RuntimeError(f"{label} not ready after 60 s")
+            time.sleep(0.5)
+        time.sleep(WARMUP)
+        cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
+        while (elapsed := time.monotonic() - t0) < self.seconds:
+            time.sleep(min(PROGRESS_EVERY, self.seconds - elapsed))
+            if process.poll() is not None:
+                raise RuntimeError(f"{label} exited with {process.returncode} while measured")
+            wall = time.monotonic() - t0
+            print(f"    {label}: {wall:3.0f}/{self.seconds:.0f} s, "
+                  f"{100 * (cpu_seconds(process.pid) - cpu0) / wall:5.1f} % of a core, "
+                  f"load {load_average()}", flush=True)  # fmt: skip
+        return 100 * (cpu_seconds(process.pid) - cpu0) / (time.monotonic() - t0)
+
+    def consumer(self, label: str, argv: list[str], env: dict | None = None,
+                 ready: Callable[[], bool] = lambda: True,
+                 observe: Callable[[], str] = lambda: "") -> Run:  # fmt: skip
+        """Run argv, measure it once `ready`, and describe what it saw (`observe`) before
+        stopping it."""
+        log = self.tmp / f"{label.replace(' ', '-')}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            cpu = self.measure(label, process, ready)
+            return Run(cpu, observe())
+        except RuntimeError:
+            print(log.read_text(errors="replace")[-2000:])
+            raise
+        finally:
+            stop(process, 15)
+
+    def worker(self, stream: Stream, url: str, slug: str) -> Run:
+        from cameras.models import Camera
+
+        Camera.objects.filter(slug=slug).delete()
+        manage(self.env, "addcamera", slug, url)
+        camera = Camera.objects.get(slug=slug)
+
+        def online() -> bool:
+            camera.refresh_from_db()
+            return camera.status == Camera.Status.ONLINE
+
+        def health() -> str:
+            camera.refresh_from_db()
+            fps = f"{camera.fps:.1f} fps" if camera.fps else "fps unknown"
+            return f"{fps}, {camera.dropped_frames} dropped, {camera.reconnects} reconnects"
+
+        argv = [sys.executable, str(REPO / "manage.py"), "capture", slug]
+        return self.consumer(f"worker {slug}", argv, env=self.env, ready=online, observe=health)
+
+    def stream(self, stream: Stream, video: Path, slug: str) -> dict[str, Run]:
+        print(f"\n{stream.name}", flush=True)
+        runs: dict[str, Run] = {}
+        with Server(stream, video) as server:
+            runs["floor"] = self.consumer(f"floor {slug}", floor_argv(stream, server.url))
+        with Server(stream, video) as server:
+            runs["motion"] = self.consumer(
+                f"motion {slug}", motion_argv(stream, server.url, self.tmp)
+            )
+        with Server(stream, video) as server:
+            runs["worker"] = self.worker(stream, server.url, slug)
+        return runs
+
+
+def report(results: dict[str, dict[str, Run]], seconds: float, loads: list[str]) -> str:
+    lines = [
+        f"# Capture cost per camera — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"% of one core over {seconds:.0f} s after {WARMUP:.0f} s of warm-up, each consumer "
+        f"alone; {os.cpu_count()} cores; load average {' → '.join(loads)}. Nobody watching "
+        f"the live view. Target: worker ≤ {FLOOR_LIMIT} times the floor and below `motion`.",
+        "",
+        "| stream | decode floor (ffmpeg) | `motion` | our worker | worker / floor "
+        "| worker / `motion` | worker saw |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, runs in results.items():
+        floor, motion, worker = runs["floor"].cpu, runs["motion"].cpu, runs["worker"].cpu
+        lines.append(
+            f"| {name} | {floor:.1f} | {motion:.1f} | {worker:.1f} | {worker / floor:.2f} "
+            f"| {worker / motion:.2f} | {runs['worker'].note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured window per run")
+    parser.add_argument("--only", nargs="*", help="streams whose name contains one of these")
+    args = parser.parse_args()
+    for tool, package in (("ffmpeg", "ffmpeg"), ("motion", "motion")):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found: apt install {package}")
+    if not Path(SYSTEM_PYTHON).is_file():
+        sys.exit(f"{SYSTEM_PYTHON} not found: the RTSP server needs Debian's python3-gi")
+    streams = [s for s in STREAMS if not args.only or any(o in s.name for o in args.only)]
+    length = args.seconds + WARMUP + 40  # every client gets a file from its start: no loop
+    videos = {size: make_video(size, length) for size in {s.size for s in streams}}
+    with tempfile.TemporaryDirectory(prefix="capture-cost-") as name:
+        tmp = Path(name)
+        sock = tmp / "redis.sock"
+        env = setup_django(tmp / "data", sock)
+        loads = [load_average()]
+        redis = start_redis(sock, env)
+        try:
+            manage(env, "migrate", "--noinput", "--verbosity", "0")
+            bench = Bench(tmp, env, args.seconds)
+            results = {
+                s.name: bench.stream(s, videos[s.size], f"cam{index}")
+                for index, s in enumerate(streams)
+            }
+        finally:
+            redis.terminate()
+            redis.wait(time.monotonic() + 10)
+        loads.append(load_average())
+    table = report(results, args.seconds, loads)
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(table)
+    print(f"\n{table}\n(written to {OUT.relative_to(REPO)})")
+
+
+if __name__ == "__main__":
+    main()
