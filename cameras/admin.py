@@ -30,12 +30,18 @@ class CameraForm(forms.ModelForm):
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
     form = CameraForm
-    list_display = ["name", "slug", "source_display", "enabled", "status", "fps", "status_since"]
+    list_display = [
+        "name", "slug", "source_display", "enabled", "status", "fps", "last_frame_at",
+        "dropped_frames", "reconnects",
+    ]  # fmt: skip
     list_filter = ["enabled", "status"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["viewers", "viewer_groups"]
-    readonly_fields = ["status", "status_detail", "status_since", "fps", "last_frame_at"]
+    readonly_fields = [
+        "status", "status_detail", "status_since", "fps", "last_frame_at", "dropped_frames",
+        "reconnects",
+    ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["name", "slug", "source", "enabled"]}),
         ("Who may view it", {"fields": ["viewers", "viewer_groups"]}),
