@@ -168,13 +168,17 @@ class MotionDetector:
         calm = cv2.bitwise_not(regions)
         cv2.accumulateWeighted(grey, self.background, self.settings.learn_rate, mask=calm)
         self.calm = calm if self.ignore is None else cv2.bitwise_and(calm, self.ignore)
-        steady = cv2.absdiff(grey, self.previous) < self.settings.threshold // 2
-        still_change = (changed > 0) & steady
-        self.still_for = np.where(still_change, self.still_for + 1, 0).astype(np.uint16)
-        settled = self.still_for >= self.absorb_after
-        if settled.any():
-            self.background[settled] = grey[settled]
-            self.still_for[settled] = 0
+        # OpenCV with masks, not NumPy temporaries: this runs on every analysed frame.
+        steady = cv2.compare(
+            cv2.absdiff(grey, self.previous), self.settings.threshold // 2, cv2.CMP_LT
+        )
+        still_change = cv2.bitwise_and(changed, steady)
+        self.still_for = cv2.add(self.still_for, 1, mask=still_change)  # 0 where not still
+        settled = cv2.compare(self.still_for, self.absorb_after, cv2.CMP_GE)
+        if cv2.countNonZero(settled):
+            taken = settled > 0
+            self.background[taken] = grey[taken]
+            self.still_for[taken] = 0
         self.previous = grey
 
     def describe(self, regions: np.ndarray) -> Detection:
