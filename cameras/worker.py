@@ -72,8 +72,8 @@ class FrameRate:
 
 class CaptureWorker:
     status_every = 2.0  # seconds between status messages to dashboards
+    save_status_every = 10.0  # ... and between writes of the health fields
     hole_frames = 3.5  # a gap this many frame intervals long is frames lost, not jitter
-    save_status_every = 10.0  # ... and between writes of fps and last frame time
 
     def __init__(
         self,
