@@ -6,52 +6,27 @@ fixture starts is stopped by its PID.
 
 from __future__ import annotations
 
+import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
 from cameras.models import Camera
 from cameras.supervisor import find_redis_server
+from tests.processes import free_port, stop_process, wait_until
 from tests.videos import write_video
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def wait_for_database_sessions_to_close(app_name: str, timeout: float = 10) -> None:
@@ -68,6 +43,26 @@ def wait_for_database_sessions_to_close(app_name: str, timeout: float = 10) -> N
             return cursor.fetchone()[0] == 0
 
     wait_until(closed, timeout, f"the database sessions of {app_name} to close")
+
+
+# -- the channel layer, as a web process sees it --
+
+
+async def collect(channel: str, seconds: float) -> list[dict]:
+    layer, messages = get_channel_layer(), []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                messages.append(await layer.receive(channel))
+    except TimeoutError:
+        return messages
+
+
+async def subscribe(group: str) -> str:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    return channel
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,15 @@ listens; exits on SIGTERM.
 
 import signal
 import sys
+from pathlib import Path
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # GStreamer's Python bindings are Debian packages
+
+
+def command(*args):
+    """The argv that runs this server (or `--check`) with the Python that has the bindings."""
+    return [SYSTEM_PYTHON, str(Path(__file__).resolve()), *map(str, args)]
+
 
 ELEMENTS = {  # what the pipeline needs, and the package that has it
     "filesrc": "gstreamer1.0-plugins-base",

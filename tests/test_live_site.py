@@ -13,7 +13,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from cameras.models import Camera
 from events.models import MotionEvent
-from tests.conftest import PASSWORD, wait_until
+from tests.conftest import PASSWORD
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,7 @@ from cameras.bus import Bus
 from cameras.models import Camera
 from cameras.sources import NetworkSource, SourceError, jpeg_size
 from cameras.worker import CaptureWorker
-from tests.test_worker import collect, subscribe
+from tests.conftest import collect, subscribe
 
 Writer = Callable[[BaseHTTPRequestHandler, list[bytes]], None]
 
@@ -30,14 +30,23 @@ def jpeg_of(shade: int, size: tuple[int, int] = (640, 480)) -> bytes:
     return cv2.imencode(".jpg", image)[1].tobytes()
 
 
-def with_length(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
-    """Like most cameras (and ffmpeg): a multipart header and a Content-Length per part."""
+def start_multipart(handler: BaseHTTPRequestHandler) -> None:
     handler.send_response(200)
     handler.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
     handler.end_headers()
+
+
+def part(jpeg: bytes) -> bytes:
+    return b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (
+        len(jpeg), jpeg,
+    )  # fmt: skip
+
+
+def with_length(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
+    """Like most cameras (and ffmpeg): a multipart header and a Content-Length per part."""
+    start_multipart(handler)
     for jpeg in jpegs:
-        handler.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
-        handler.wfile.write(b"Content-Length: %d\r\n\r\n" % len(jpeg) + jpeg + b"\r\n")
+        handler.wfile.write(part(jpeg))
 
 
 def without_length(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
@@ -50,10 +59,7 @@ def without_length(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
 
 
 def not_a_jpeg(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "multipart/x-mixed-replace;boundary=frame")
-    handler.end_headers()
-    handler.wfile.write(b"--frame\r\nContent-Length: 5\r\n\r\nhello\r\n")
+    with_length(handler, [b"hello"])
 
 
 def stalls(handler: BaseHTTPRequestHandler, jpegs: list[bytes]) -> None:
@@ -200,10 +206,9 @@ def test_full_size_viewers_get_the_cameras_own_jpeg_untouched(
 
 def paced(handler: BaseHTTPRequestHandler, jpegs: list[bytes], hole_after: int = -1) -> None:
     """15 fps like a camera; with `hole_after`, a one-second hole after that frame."""
+    start_multipart(handler)
     for index, jpeg in enumerate(jpegs):
-        with_length(handler, [jpeg]) if index == 0 else handler.wfile.write(
-            b"--frame\r\nContent-Length: %d\r\n\r\n" % len(jpeg) + jpeg + b"\r\n"
-        )
+        handler.wfile.write(part(jpeg))
         handler.wfile.flush()
         time.sleep(1.0 if index == hole_after else 1 / 15)
 

@@ -14,10 +14,8 @@ from cameras.bus import Bus
 from cameras.models import Camera
 from cameras.worker import CaptureWorker
 from events.models import MotionEvent
-from tests.conftest import free_port, stop_process, wait_until
-
-SYSTEM_PYTHON = "/usr/bin/python3"  # GStreamer's Python bindings are Debian packages
-RTSP_SERVER = Path(__file__).parent / "rtsp_server.py"
+from tests import rtsp_server
+from tests.processes import free_port, stop_process, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,11 +39,9 @@ def mjpeg_camera(motion_video: Path) -> Iterator[str]:
 
 def rtsp_packages_missing() -> str:
     """The Debian packages the RTSP camera needs and this machine lacks ("" if none)."""
-    if not Path(SYSTEM_PYTHON).is_file():
+    if not Path(rtsp_server.SYSTEM_PYTHON).is_file():
         return "python3"
-    check = subprocess.run(
-        [SYSTEM_PYTHON, str(RTSP_SERVER), "--check"], capture_output=True, text=True
-    )
+    check = subprocess.run(rtsp_server.command("--check"), capture_output=True, text=True)
     return check.stdout.strip() or ("" if check.returncode == 0 else check.stderr.strip())
 
 
@@ -64,9 +60,8 @@ def rtsp_camera(motion_video: Path, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     port = free_port()
     process = subprocess.Popen(
-        [SYSTEM_PYTHON, str(RTSP_SERVER), str(h264), str(port)],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        rtsp_server.command(h264, port), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
     assert process.stdout.readline().strip() == b"ready"
     yield f"rtsp://127.0.0.1:{port}/cam"
     stop_process(process, timeout=5)

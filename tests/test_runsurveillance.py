@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from cameras.supervisor import find_redis_server
-from tests.conftest import ROOT, free_port, stop_process, wait_until
+from tests.conftest import ROOT
+from tests.processes import free_port, stop_process, wait_until
 from tests.videos import write_video
 
 pytestmark = [

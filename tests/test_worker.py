@@ -9,13 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from channels.layers import get_channel_layer
 
 from cameras.bus import Bus
 from cameras.models import Camera
 from cameras.sources import FileSource
 from cameras.worker import CaptureWorker
 from events.models import MotionEvent
+from tests.conftest import collect, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,23 +27,6 @@ def run_worker_over(camera: Camera) -> CaptureWorker:
     )
     worker.run()
     return worker
-
-
-async def collect(channel: str, seconds: float) -> list[dict]:
-    layer, messages = get_channel_layer(), []
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                messages.append(await layer.receive(channel))
-    except TimeoutError:
-        return messages
-
-
-async def subscribe(group: str) -> str:
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
-    return channel
 
 
 def test_video_with_moving_object_produces_event_with_snapshot(
