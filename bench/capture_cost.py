@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,14 +35,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))
 
-from worker_cpu import cpu_seconds, load_average, manage, setup_django, start_redis  # noqa: E402
+from bench.worker_cpu import (  # noqa: E402
+    cpu_seconds,
+    load_average,
+    manage,
+    setup_django,
+    start_redis,
+)  # fmt: skip
+from tests import rtsp_server  # noqa: E402
+from tests.processes import free_port, stop_process  # noqa: E402
 
 SOURCE_VIDEO = REPO.parent / "shared" / "testdata" / "highway-640x480-15fps.mp4"
 STREAMS_DIR = REPO / "bench" / "out" / "streams"
 OUT = REPO / "bench" / "out" / "capture_cost.md"
-SYSTEM_PYTHON = "/usr/bin/python3"  # GStreamer's bindings are Debian packages
 WARMUP = 5.0
 PROGRESS_EVERY = 5.0
 FLOOR_LIMIT = 1.3  # the target: worker CPU at most this times the decode floor
@@ -65,14 +71,6 @@ STREAMS = [
 ]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def make_video(size: tuple[int, int], seconds: float) -> Path:
     """An H.264 15 fps file of at least `seconds`, encoded like a camera (2 s GOP), cached."""
     width, height = size
@@ -83,7 +81,6 @@ def make_video(size: tuple[int, int], seconds: float) -> Path:
     if SOURCE_VIDEO.is_file():
         source, described = SOURCE_VIDEO, SOURCE_VIDEO.name
     else:
-        sys.path.insert(0, str(REPO))
         from tests.videos import write_video
 
         source = write_video(STREAMS_DIR / "synthetic.mp4", 30, moving=(5, 9), size=(640, 480))
@@ -100,6 +97,20 @@ def make_video(size: tuple[int, int], seconds: float) -> Path:
     return path
 
 
+def make_mjpeg(video: Path) -> Path:
+    """The video as a camera's JPEGs (ffmpeg's -q:v 5), cached beside it: the MJPEG server is
+    started once per consumer and should not encode it again each time."""
+    path = video.with_suffix(".mjpeg")
+    if not path.is_file():
+        print(f"encoding {path.name} (once)", flush=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(video), "-an", "-c:v", "mjpeg",
+             "-q:v", "5", "-f", "mjpeg", str(path)],
+            check=True,
+        )  # fmt: skip
+    return path
+
+
 class Server:
     """A camera on 127.0.0.1 serving `video` over RTSP or MJPEG/HTTP (None for a file)."""
 
@@ -112,12 +123,11 @@ class Server:
         port = free_port()
         if self.stream.transport == "rtsp":
             self.url = f"rtsp://127.0.0.1:{port}/cam"
-            argv = [SYSTEM_PYTHON, str(REPO / "tests" / "rtsp_server.py"), str(self.video),
-                    str(port)]  # fmt: skip
+            argv = rtsp_server.command(self.video, port)
         elif self.stream.transport == "http":
             self.url = f"http://127.0.0.1:{port}/cam.mjpg"
-            argv = [sys.executable, str(REPO / "bench" / "mjpeg_server.py"), str(self.video),
-                    str(port)]  # fmt: skip
+            argv = [sys.executable, str(REPO / "bench" / "mjpeg_server.py"),
+                    str(make_mjpeg(self.video)), str(port)]  # fmt: skip
         else:
             return self
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
@@ -128,17 +138,7 @@ class Server:
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
-            stop(self.process, 5)
-
-
-def stop(process: subprocess.Popen, timeout: float) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            stop_process(self.process, 5)
 
 
 def floor_argv(stream: Stream, url: str) -> list[str]:
@@ -211,7 +211,7 @@ class Bench:
             print(log.read_text(errors="replace")[-2000:])
             raise
         finally:
-            stop(process, 15)
+            stop_process(process, 15)
 
     def worker(self, stream: Stream, url: str, slug: str) -> Run:
         from cameras.models import Camera
@@ -275,8 +275,8 @@ def main() -> None:
     for tool, package in (("ffmpeg", "ffmpeg"), ("motion", "motion")):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt install {package}")
-    if not Path(SYSTEM_PYTHON).is_file():
-        sys.exit(f"{SYSTEM_PYTHON} not found: the RTSP server needs Debian's python3-gi")
+    if not Path(rtsp_server.SYSTEM_PYTHON).is_file():
+        sys.exit(f"{rtsp_server.SYSTEM_PYTHON} not found: the RTSP server needs python3-gi")
     streams = [s for s in STREAMS if not args.only or any(o in s.name for o in args.only)]
     length = args.seconds + WARMUP + 40  # every client gets a file from its start: no loop
     videos = {size: make_video(size, length) for size in {s.size for s in streams}}

@@ -1,11 +1,11 @@
 """An MJPEG-over-HTTP camera on 127.0.0.1 for benchmarks: any number of clients, real time.
 
-    python bench/mjpeg_server.py VIDEO PORT [--fps 15]
+    python bench/mjpeg_server.py VIDEO.mjpeg PORT [--fps 15]
 
 ffmpeg's own server (`-f mpjpeg -listen 1`) takes one client and exits when it leaves; `motion`
-connects twice (a probe, then its reader), so it needs a server like a real camera's. The video
-is encoded to JPEGs once, up front (quality as ffmpeg's -q:v 5); every client then gets them as
-multipart/x-mixed-replace with a Content-Length per part, paced at --fps, looping. Serves
+connects twice (a probe, then its reader), so it needs a server like a real camera's. It serves
+a file of concatenated JPEGs (`ffmpeg -i IN -c:v mjpeg -f mjpeg OUT.mjpeg`); every client gets
+them as multipart/x-mixed-replace with a Content-Length per part, paced at --fps, looping. Serves
 http://127.0.0.1:PORT/cam.mjpg and prints "ready" once it listens.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,12 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 BOUNDARY = b"frame"
 
 
-def encode_jpegs(video: str) -> list[bytes]:
-    data = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", video, "-an", "-c:v", "mjpeg", "-q:v", "5",
-         "-f", "mjpeg", "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
+def split_jpegs(path: str) -> list[bytes]:
+    with open(path, "rb") as f:
+        data = f.read()
     parts = data.split(b"\xff\xd9\xff\xd8")  # ffmpeg's JPEGs carry no thumbnails
     return [
         (b"" if i == 0 else b"\xff\xd8") + part + (b"" if i == len(parts) - 1 else b"\xff\xd9")
@@ -68,11 +64,11 @@ def serve(jpegs: list[bytes], port: int, fps: float) -> ThreadingHTTPServer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video")
+    parser.add_argument("mjpeg", help="concatenated JPEGs, as ffmpeg -f mjpeg writes them")
     parser.add_argument("port", type=int)
     parser.add_argument("--fps", type=float, default=15.0)
     args = parser.parse_args()
-    server = serve(encode_jpegs(args.video), args.port, args.fps)
+    server = serve(split_jpegs(args.mjpeg), args.port, args.fps)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
