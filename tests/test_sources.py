@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import cv2
 import pytest
 
 from cameras.demo import DemoSource
@@ -116,3 +118,15 @@ def test_video_frame_is_converted_only_when_used_and_only_before_the_next_read(
             _ = first.image
     finally:
         source.close()
+
+
+def test_live_video_is_decoded_on_one_thread_and_analysis_on_all(tmp_path: Path) -> None:
+    """One FFmpeg thread keeps up with a live camera for less CPU; `analyze` wants speed."""
+    video = str(write_video(tmp_path / "clip.mp4", 1))
+    live, analysis = FileSource(video), FileSource(video, realtime=False)
+    live.open(), analysis.open()
+    try:
+        assert live.capture.get(cv2.CAP_PROP_N_THREADS) == 1
+        assert analysis.capture.get(cv2.CAP_PROP_N_THREADS) > 1 or os.cpu_count() == 1
+    finally:
+        live.close(), analysis.close()
