@@ -167,7 +167,7 @@ class Supervisor:
 
     def start_web(self) -> None:
         host, port = self.bind.rsplit(":", 1)
-        argv = [sys.executable, "-m", "daphne", "-b", host.strip("[]"), "-p", port,
+        argv = [sys.executable, "-m", "surveillance.server", "-b", host.strip("[]"), "-p", port,
                 "surveillance.asgi:application"]  # fmt: skip
         self.web = Child("web", argv, self.env)
         self.web.start()

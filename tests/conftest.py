@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -98,12 +99,18 @@ def child_env(django_db_setup: None, redis_server: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen
+
+
 @pytest.fixture(scope="session")
-def live_server_url(child_env: dict[str, str], django_db_blocker: object) -> Iterator[str]:
-    """A real Daphne serving the project on 127.0.0.1, for the whole session."""
+def web_server(child_env: dict[str, str], django_db_blocker: object) -> Iterator[LiveServer]:
+    """The real web server (Daphne, surveillance.server) on 127.0.0.1, for the whole session."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "surveillance.server", "-b", "127.0.0.1", "-p", str(port),
          "surveillance.asgi:application"],
         cwd=ROOT, env={**child_env, "PGAPPNAME": "test-daphne"},
     )  # fmt: skip
@@ -116,10 +123,15 @@ def live_server_url(child_env: dict[str, str], django_db_blocker: object) -> Ite
             return False
 
     wait_until(healthy, 30, "Daphne to serve /healthz")
-    yield url
+    yield LiveServer(url, process)
     stop_process(process)
     with django_db_blocker.unblock():  # the session's last test may not have used the database
         wait_for_database_sessions_to_close("test-daphne")
+
+
+@pytest.fixture(scope="session")
+def live_server_url(web_server: LiveServer) -> str:
+    return web_server.url
 
 
 @pytest.fixture

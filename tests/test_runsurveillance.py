@@ -111,7 +111,7 @@ def test_it_runs_web_redis_and_one_worker_per_enabled_camera(surveillance: Runni
 
     children = list(children_of(pid).values())
     assert len(workers_of(pid, "cam-a")) == 1
-    assert any(argv[1:3] == ["-m", "daphne"] for argv in children), children
+    assert any(argv[1:3] == ["-m", "surveillance.server"] for argv in children), children
     assert any("redis-server" in argv[0] for argv in children), children
     assert (surveillance.data_dir / "run" / "redis.sock").exists()
 
