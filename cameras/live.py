@@ -3,19 +3,21 @@ every viewer in this process.
 
 Latest frame wins. The feed keeps only the newest frame, with its multipart part built once for
 all viewers; each viewer asks for a frame newer than the one it sent last, so a viewer that asks
-slowly gets fewer frames, never older ones. (How fast a viewer asks depends on the server: Daphne's
-send() does not wait for the client's socket, so a client that stops reading is not yet slowed
-down here; see issue 4.) While the feed has viewers it tells the capture worker, once a second,
-which width it wants; the worker encodes nothing for widths nobody asks for.
+slowly gets fewer frames, never older ones. A viewer asks when its last frame is sent: an MJPEG
+viewer when the server's send() returns (surveillance.server makes it wait while the client's
+socket is full), a dashboard grid when the browser says it has shown the frame. While the feed has
+viewers it tells the capture worker, once a second, which width it wants; the worker encodes
+nothing for widths nobody asks for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -94,6 +96,17 @@ class LiveFeed:
             await self.changed.wait()
         return self.frame
 
+    async def frames(self, fps: float | None = None) -> AsyncIterator[LiveFrame]:
+        """Each newer frame as it comes; with `fps`, frames closer together are skipped."""
+        seq, next_at = 0, 0.0
+        while True:
+            frame = await self.next_frame(after=seq)
+            seq = frame.seq
+            if fps and frame.captured_at < next_at:
+                continue
+            next_at = frame.captured_at + 0.95 / fps if fps else 0.0
+            yield frame
+
     def put(self, jpeg: bytes, captured_at: float) -> None:
         seq = self.frame.seq + 1 if self.frame else 1
         self.frame = LiveFrame(jpeg, captured_at, seq, mjpeg_part(jpeg, captured_at))
@@ -145,3 +158,56 @@ class LiveFeed:
                 await layer.group_add(self.group, channel)
                 renew_at = time.monotonic() + self.regroup_every
             await asyncio.sleep(self.demand_every)
+
+
+class LiveGrid:
+    """One dashboard's live tiles over one websocket, however many cameras it shows.
+
+    A browser opens only about six HTTP/1.1 connections per host, so a grid of MJPEG <img> tags
+    stalls after the sixth camera and takes the rest of the page with it. Here every camera's
+    frames share the page's websocket. Each camera has one frame in flight: its next frame, the
+    newest, is sent when the browser reports (`shown`) that it has displayed the last one, so a
+    slow phone gets fewer frames, never a backlog.
+
+    Each message is binary: a line of JSON (`{"camera": slug, "t": capture time}`), a newline,
+    and the JPEG.
+    """
+
+    def __init__(self, send: Callable[[bytes], Awaitable[None]], width: int, fps: float) -> None:
+        self.send, self.width, self.fps = send, width, fps
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.ready: dict[str, asyncio.Event] = {}
+
+    def watch(self, cameras: list[Camera]) -> None:
+        """Stream exactly these cameras from now on."""
+        wanted = {camera.slug: camera for camera in cameras}
+        for slug in set(self.tasks) - set(wanted):
+            self.tasks.pop(slug).cancel()
+            self.ready.pop(slug)
+        for slug, camera in wanted.items():
+            if slug not in self.tasks:
+                self.ready[slug] = asyncio.Event()
+                self.ready[slug].set()
+                self.tasks[slug] = asyncio.create_task(self.stream(camera))
+
+    def shown(self, slug: str) -> None:
+        if slug in self.ready:
+            self.ready[slug].set()
+
+    async def stream(self, camera: Camera) -> None:
+        ready = self.ready[camera.slug]
+        async with LiveFeed.watch(camera, self.width) as feed:
+            frames = feed.frames(self.fps)
+            while True:
+                await ready.wait()  # first: the frame to send is the newest once it is shown
+                ready.clear()
+                frame = await anext(frames)
+                head = json.dumps({"camera": camera.slug, "t": round(frame.captured_at, 3)})
+                await self.send(head.encode() + b"\n" + frame.jpeg)
+
+    async def close(self) -> None:
+        tasks = list(self.tasks.values())
+        self.tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

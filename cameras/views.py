@@ -76,17 +76,12 @@ async def mjpeg_parts(
 ) -> AsyncIterator[bytes]:
     """One multipart part per new frame; with `fps`, frames closer together are skipped."""
     async with LiveFeed.watch(camera, width) as feed:
-        seq, next_at, recheck_at = 0, 0.0, time.monotonic() + RECHECK_EVERY
-        while True:
-            frame = await feed.next_frame(after=seq)
-            seq = frame.seq
+        recheck_at = time.monotonic() + RECHECK_EVERY
+        async for frame in feed.frames(fps):
             if time.monotonic() > recheck_at:
                 if not await _still_allowed(request, camera):
                     return
                 recheck_at = time.monotonic() + RECHECK_EVERY
-            if fps and frame.captured_at < next_at:
-                continue
-            next_at = frame.captured_at + 0.95 / fps if fps else 0.0
             yield frame.part
 
 

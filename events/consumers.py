@@ -5,8 +5,8 @@ import contextlib
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.contrib.auth import get_user_model
 
+from cameras.consumers import current_user
 from cameras.models import Camera
 
 # Redis forgets group members after a day (channels_redis group_expiry); checking well before
@@ -44,10 +44,7 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def allowed_groups(self) -> list[str] | None:
         """Groups of the cameras the user may view now; None once the session or user is gone."""
-        session, user = self.scope["session"], self.scope["user"]
-        if not session.exists(session.session_key):
-            return None
-        user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+        user = current_user(self.scope)
         if user is None:
             return None
         return [camera.group_name for camera in Camera.objects.visible_to(user)]

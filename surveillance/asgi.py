@@ -14,14 +14,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from events.routing import websocket_urlpatterns  # noqa: E402
+from cameras.routing import websocket_urlpatterns as live_urls  # noqa: E402
+from events.routing import websocket_urlpatterns as alert_urls  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # Static files come from the app folders directly: no collectstatic, no extra server.
         "http": ASGIStaticFilesHandler(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter(alert_urls + live_urls))
         ),
     }
 )

@@ -1,4 +1,4 @@
-// Live updates for the dashboard: motion toasts, camera status, stream retry.
+// Live updates for the dashboard: live tiles, motion toasts, camera status.
 // The page works without this file; it only adds what the websocket brings.
 "use strict";
 
@@ -8,7 +8,6 @@
 
   const TOAST_MS = 15000;
   const MAX_TOASTS = 5;
-  const RETRY_MS = 2000;
   const LABELS = { online: "live", offline: "offline", error: "error", starting: "starting" };
 
   const toastBox = document.getElementById("toasts");
@@ -138,31 +137,92 @@
     return parts.join(" · ");
   }
 
-  // --- live images ---
+  // --- live images: every tile over one websocket (cameras/live.py, LiveGrid) ---
+  // Only tiles on screen are watched, none while the tab is hidden. After showing a frame the
+  // page says so, and only then gets that camera's next (newest) frame.
 
-  function restartStream(img) {
-    const url = new URL(img.dataset.src, location.href);
-    url.searchParams.set("r", String(Date.now()));
-    img.src = url.pathname + url.search;
+  const LIVE_FPS = 10;
+  const liveImages = new Map(); // camera slug -> its tile's <img>
+  document.querySelectorAll("[data-camera] img[data-live]").forEach((img) => {
+    liveImages.set(img.closest("[data-camera]").dataset.camera, img);
+  });
+  const onScreen = new Set();
+  let liveSocket = null;
+  let liveDelay = 1000;
+
+  function liveWidth() {
+    const widest = Math.max(0, ...Array.from(liveImages.values(), (img) => img.clientWidth));
+    return Math.min(1920, Math.max(160, Math.round(widest * (window.devicePixelRatio || 1))));
   }
 
-  function watchStream(img) {
-    img.dataset.src = img.getAttribute("src");
-    img.addEventListener("error", () => {
-      clearTimeout(img.retry);
-      img.retry = setTimeout(() => restartStream(img), RETRY_MS);
+  function sendWatch() {
+    if (!liveSocket || liveSocket.readyState !== WebSocket.OPEN) return;
+    const watch = document.hidden ? [] : Array.from(onScreen);
+    liveSocket.send(JSON.stringify({ watch: watch, width: liveWidth(), fps: LIVE_FPS }));
+  }
+
+  function showFrame(socket, data) {
+    if (typeof data === "string") return;
+    const bytes = new Uint8Array(data);
+    const newline = bytes.indexOf(10);
+    let head;
+    try {
+      head = JSON.parse(new TextDecoder().decode(bytes.subarray(0, newline)));
+    } catch (err) {
+      return;
+    }
+    const img = liveImages.get(head.camera);
+    if (!img) return;
+    const url = URL.createObjectURL(new Blob([bytes.subarray(newline + 1)], { type: "image/jpeg" }));
+    const previous = img.dataset.frameUrl;
+    const shown = () => {
+      if (previous) URL.revokeObjectURL(previous);
+      img.dataset.capturedAt = String(head.t);
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ shown: head.camera }));
+    };
+    img.onload = shown;
+    img.onerror = shown;
+    img.dataset.frameUrl = url;
+    img.src = url;
+  }
+
+  function connectLive() {
+    const socket = new WebSocket(wsBase + root.dataset.liveUrl);
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("open", () => {
+      liveDelay = 1000;
+      sendWatch();
     });
-    // It may have failed before this deferred script ran.
-    if (img.complete && img.naturalWidth === 0) restartStream(img);
+    socket.addEventListener("message", (msg) => showFrame(socket, msg.data));
+    socket.addEventListener("close", () => {
+      setTimeout(connectLive, liveDelay);
+      liveDelay = Math.min(liveDelay * 2, 30000);
+    });
+    liveSocket = socket;
   }
 
-  document.querySelectorAll("img.live").forEach(watchStream);
+  if (liveImages.size) {
+    const observer = new IntersectionObserver((entries) => {
+      entries.forEach((entry) => {
+        const slug = entry.target.closest("[data-camera]").dataset.camera;
+        if (entry.isIntersecting) onScreen.add(slug);
+        else onScreen.delete(slug);
+      });
+      sendWatch();
+    });
+    liveImages.forEach((img) => observer.observe(img));
+    document.addEventListener("visibilitychange", sendWatch);
+    let resized = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resized);
+      resized = setTimeout(sendWatch, 500);
+    });
+  }
 
   // --- websocket ---
 
-  const wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.alertsUrl;
+  const wsBase = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
   let delay = 1000;
-  let wasOpen = false;
 
   function setState(state, text) {
     socketState.dataset.state = state;
@@ -181,13 +241,10 @@
   }
 
   function connect() {
-    const socket = new WebSocket(wsUrl);
+    const socket = new WebSocket(wsBase + root.dataset.alertsUrl);
     socket.addEventListener("open", () => {
       delay = 1000;
       setState("live", "live");
-      // Streams cut by a server restart do not always fire "error"; reopen them with the socket.
-      if (wasOpen) document.querySelectorAll("img.live").forEach(restartStream);
-      wasOpen = true;
     });
     socket.addEventListener("message", onMessage);
     socket.addEventListener("close", () => {
@@ -203,4 +260,5 @@
 
   root.querySelector(".live-status").hidden = false;
   connect();
+  if (liveImages.size) connectLive();
 })();
