@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cameras.models import Camera
 from tests.conftest import PASSWORD
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -32,8 +34,8 @@ def browser(transactional_db: None) -> Iterator[Browser]:
         browser.close()
 
 
-def logged_in_page(browser: Browser, base_url: str, username: str) -> Page:
-    page = browser.new_page(base_url=base_url)
+def logged_in_page(browser: Browser, base_url: str, username: str, **options: object) -> Page:
+    page = browser.new_page(base_url=base_url, **options)
     page.goto("/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
@@ -83,4 +85,43 @@ def test_dashboard_shows_cameras_live_and_pops_an_alert_without_reload(
     )
     assert int(page.locator("#alert-count").inner_text()) >= 1
     assert live_image_changes(page, "front-door")
+    page.close()
+
+
+def frame_times(page: Page) -> list[float]:
+    """The capture time of the frame each live tile shows (0 before its first)."""
+    return page.eval_on_selector_all(
+        "[data-camera] img.live", "imgs => imgs.map(i => Number(i.dataset.capturedAt || 0))"
+    )
+
+
+@pytest.fixture
+def sixteen_cameras(motion_video: Path, start_worker: Callable) -> list[str]:
+    """Made before the browser starts: Playwright's loop forbids the ORM in the test's thread."""
+    slugs = [f"cam-{index:02}" for index in range(16)]
+    for slug in slugs:
+        Camera.objects.create(slug=slug, name=slug, source=str(motion_video))
+        start_worker(slug)
+    return slugs
+
+
+def test_sixteen_cameras_play_at_once_and_the_page_stays_usable(
+    live_server_url: str, owner: object, sixteen_cameras: list[str], browser: Browser
+) -> None:
+    """Sixteen MJPEG <img>s would take every connection Chromium allows a host (six) and stall
+    the rest; the grid's tiles share one websocket instead."""
+    page = logged_in_page(
+        browser, live_server_url, "owner", viewport={"width": 1600, "height": 2000}
+    )
+    expect(page.locator("[data-camera] img.live")).to_have_count(16)
+    wait_until(lambda: all(frame_times(page)), 120, "a frame in every tile")
+    first = frame_times(page)
+    wait_until(
+        lambda: all(now > then for now, then in zip(frame_times(page), first, strict=True)),
+        30,
+        "a newer frame in every tile",
+    )
+    assert page.evaluate("async () => (await fetch('/healthz')).status") == 200
+    expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
+    assert page.goto("/admin/").status == 200
     page.close()
