@@ -38,8 +38,8 @@ UNSENT_CHECK = 0.02  # seconds between checks while it waits
 
 @implementer(IPushProducer)
 class Backpressure:
-    """Whether one response may send more: Twisted pauses it when the connection's send buffer
-    is full and resumes it when the buffer drains (or the connection is lost)."""
+    """Whether one response may send more. Its connection's Twisted buffer is set to pause it on
+    every write and resume it once all is in the kernel (or the connection is lost)."""
 
     def __init__(self) -> None:
         self.resumed = asyncio.Event()
