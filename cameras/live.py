@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 from channels.exceptions import ChannelFull
@@ -34,18 +35,28 @@ BOUNDARY = "frame"
 
 @dataclass(frozen=True)
 class LiveFrame:
+    """One frame of a feed, with the bytes each kind of viewer is sent built once for all of
+    them, on first use."""
+
+    camera: str
     jpeg: bytes
     captured_at: float
     seq: int
-    part: bytes  # the frame as one part of a multipart/x-mixed-replace stream
 
+    @cached_property
+    def part(self) -> bytes:
+        """The frame as one part of a multipart/x-mixed-replace stream."""
+        head = (
+            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(self.jpeg)}\r\n"
+            f"X-Timestamp: {self.captured_at:.3f}\r\n\r\n"
+        )
+        return head.encode() + self.jpeg + b"\r\n"
 
-def mjpeg_part(jpeg: bytes, captured_at: float) -> bytes:
-    head = (
-        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
-        f"X-Timestamp: {captured_at:.3f}\r\n\r\n"
-    )
-    return head.encode() + jpeg + b"\r\n"
+    @cached_property
+    def tile(self) -> bytes:
+        """The frame as a message of the dashboard's live socket (see LiveGrid)."""
+        head = json.dumps({"camera": self.camera, "t": round(self.captured_at, 3)})
+        return head.encode() + b"\n" + self.jpeg
 
 
 class LiveFeed:
@@ -109,7 +120,7 @@ class LiveFeed:
 
     def put(self, jpeg: bytes, captured_at: float) -> None:
         seq = self.frame.seq + 1 if self.frame else 1
-        self.frame = LiveFrame(jpeg, captured_at, seq, mjpeg_part(jpeg, captured_at))
+        self.frame = LiveFrame(self.key[0], jpeg, captured_at, seq)
         changed, self.changed = self.changed, asyncio.Event()
         changed.set()
 
@@ -201,9 +212,7 @@ class LiveGrid:
             while True:
                 await ready.wait()  # first: the frame to send is the newest once it is shown
                 ready.clear()
-                frame = await anext(frames)
-                head = json.dumps({"camera": camera.slug, "t": round(frame.captured_at, 3)})
-                await self.send(head.encode() + b"\n" + frame.jpeg)
+                await self.send((await anext(frames)).tile)
 
     async def close(self) -> None:
         tasks = list(self.tasks.values())
