@@ -301,9 +301,9 @@ class Ours:
         for i in range(self.cameras):
             argv = [python, str(REPO / "manage.py"), "capture", f"cam{i}"]
             self.processes.append(spawn(argv, env, self.logs[i]))
-        argv = [python, "-m", "surveillance.server", "-b", "127.0.0.1", "-p", str(self.port),
-                "surveillance.asgi:application"]  # fmt: skip
-        self.web = spawn(argv, env, self.logs[-1])
+        from cameras.supervisor import web_server_argv  # needs Django set up
+
+        self.web = spawn(web_server_argv("127.0.0.1", self.port), env, self.logs[-1])
         self.processes.append(self.web)
         try:
             wait_until(self.healthy, READY_TIMEOUT, "the web process to serve /healthz")

@@ -37,6 +37,12 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def web_server_argv(host: str, port: int | str) -> list[str]:
+    """The web process: Daphne with backpressure (surveillance/server.py) serving the project."""
+    return [sys.executable, "-m", "surveillance.server", "-b", host, "-p", str(port),
+            "surveillance.asgi:application"]  # fmt: skip
+
+
 class Child:
     """One child process the supervisor keeps running."""
 
@@ -167,9 +173,7 @@ class Supervisor:
 
     def start_web(self) -> None:
         host, port = self.bind.rsplit(":", 1)
-        argv = [sys.executable, "-m", "surveillance.server", "-b", host.strip("[]"), "-p", port,
-                "surveillance.asgi:application"]  # fmt: skip
-        self.web = Child("web", argv, self.env)
+        self.web = Child("web", web_server_argv(host.strip("[]"), port), self.env)
         self.web.start()
         logger.info("serving on http://%s/", self.bind)
 

@@ -10,19 +10,23 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, connections
+from django.test import Client
 
 from cameras.models import Camera
-from cameras.supervisor import find_redis_server
+from cameras.supervisor import find_redis_server, web_server_argv
 from tests.processes import free_port, stop_process, wait_until
 from tests.videos import write_video
 
@@ -64,6 +68,42 @@ async def subscribe(group: str) -> str:
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
     return channel
+
+
+# -- the ASGI stack in this process --
+
+
+@pytest_asyncio.fixture
+async def close_thread_connections() -> AsyncIterator[None]:
+    """ORM calls from async tests run in asgiref's shared worker thread, whose connection Django
+    never closes: close it, or PostgreSQL refuses to drop the test database at the end."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+def session_cookie(user: User) -> tuple[Client, bytes]:
+    client = Client()
+    client.force_login(user)
+    return client, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def socket_for(cookie: bytes, path: str = "/ws/alerts/") -> WebsocketCommunicator:
+    from surveillance.asgi import application
+
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)]
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def connected(socket: WebsocketCommunicator) -> WebsocketCommunicator:
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 3) -> None:
+    async with asyncio.timeout(seconds):
+        while not await check():
+            await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
@@ -110,8 +150,7 @@ def web_server(child_env: dict[str, str], django_db_blocker: object) -> Iterator
     """The real web server (Daphne, surveillance.server) on 127.0.0.1, for the whole session."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "surveillance.server", "-b", "127.0.0.1", "-p", str(port),
-         "surveillance.asgi:application"],
+        web_server_argv("127.0.0.1", port),
         cwd=ROOT, env={**child_env, "PGAPPNAME": "test-daphne"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
