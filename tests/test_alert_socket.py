@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.db import connections
-from django.test import Client
 
 from cameras.models import Camera
 from events import consumers
 from events.models import MotionEvent
-from surveillance.asgi import application
+from tests.conftest import connected, eventually, session_cookie, socket_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def close_thread_connections() -> AsyncIterator[None]:
-    """ORM calls here run in asgiref's shared worker thread, whose connection Django never closes:
-    close it, or PostgreSQL refuses to drop the test database at the end."""
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-def session_cookie(user: object) -> tuple[Client, bytes]:
-    client = Client()
-    client.force_login(user)
-    return client, f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-def socket_for(cookie: bytes) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)]
-    return WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.asyncio,
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 
 async def announce(camera: Camera) -> dict:
@@ -45,18 +23,6 @@ async def announce(camera: Camera) -> dict:
     message = {"type": "motion.start", "event": await sync_to_async(event.to_dict)()}
     await get_channel_layer().group_send(camera.group_name, message)
     return message
-
-
-async def connected(socket: WebsocketCommunicator) -> WebsocketCommunicator:
-    connected, _ = await socket.connect()
-    assert connected
-    return socket
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 3) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():
-            await asyncio.sleep(0.05)
 
 
 async def test_member_gets_alerts_of_their_camera_only(

@@ -15,25 +15,22 @@ from collections.abc import AsyncIterator
 import cv2
 import numpy as np
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.db import connections
+from django.contrib.auth.models import User
 
 from cameras.live import LiveFeed
 from cameras.models import Camera
 from surveillance.asgi import application
-from tests.test_alert_socket import connected, eventually, session_cookie
+from tests.conftest import connected, eventually, session_cookie, socket_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def close_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.asyncio,
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 
 def jpeg(shade: int) -> bytes:
@@ -46,9 +43,10 @@ async def publish(camera: Camera, width: int, t: float, shade: int = 128) -> Non
     await get_channel_layer().group_send(camera.frames_group(width), message)
 
 
-def grid_socket(cookie: bytes) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)]
-    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+async def open_grid(user: User) -> WebsocketCommunicator:
+    """The dashboard's live socket, logged in as this user."""
+    _, cookie = await sync_to_async(session_cookie)(user)
+    return await connected(socket_for(cookie, "/ws/live/"))
 
 
 def parse(message: bytes) -> tuple[dict, bytes]:
@@ -94,8 +92,7 @@ async def test_grid_streams_only_cameras_the_user_may_view(
     redis_server: str, member: object, front_door: Camera, garage: Camera
 ) -> None:
     await front_door.viewers.aadd(member)
-    _, cookie = await sync_to_async(session_cookie)(member)
-    socket = await connected(grid_socket(cookie))
+    socket = await open_grid(member)
     await socket.send_json_to({"watch": ["front-door", "garage"], "width": 320, "fps": 15})
 
     head = await frame_from(socket, front_door, 320)
@@ -112,8 +109,7 @@ async def test_grid_streams_only_cameras_the_user_may_view(
 async def test_grid_sends_a_cameras_next_frame_only_once_the_last_was_shown_and_the_newest(
     redis_server: str, owner: object, front_door: Camera
 ) -> None:
-    _, cookie = await sync_to_async(session_cookie)(owner)
-    socket = await connected(grid_socket(cookie))
+    socket = await open_grid(owner)
     await socket.send_json_to({"watch": ["front-door"], "width": 320, "fps": 30})
     await frame_from(socket, front_door, 320)
 
@@ -131,8 +127,7 @@ async def test_grid_sends_a_cameras_next_frame_only_once_the_last_was_shown_and_
 async def test_grid_asks_for_the_tier_below_the_width_the_page_shows(
     redis_server: str, owner: object, front_door: Camera
 ) -> None:
-    _, cookie = await sync_to_async(session_cookie)(owner)
-    socket = await connected(grid_socket(cookie))
+    socket = await open_grid(owner)
     await socket.send_json_to({"watch": ["front-door"], "width": 500, "fps": 5})
     await frame_from(socket, front_door, 480)
     assert watching(front_door, 480)
@@ -143,15 +138,14 @@ async def test_grid_asks_for_the_tier_below_the_width_the_page_shows(
 async def test_grid_closes_on_a_malformed_message(
     redis_server: str, owner: object, message: str
 ) -> None:
-    _, cookie = await sync_to_async(session_cookie)(owner)
-    socket = await connected(grid_socket(cookie))
+    socket = await open_grid(owner)
     await socket.send_to(text_data=message)
     closed = await socket.receive_output(timeout=3)
     assert closed == {"type": "websocket.close", "code": 4400}
 
 
 async def test_grid_refuses_anonymous_sockets(redis_server: str, db: None) -> None:
-    socket = grid_socket(b"")
+    socket = socket_for(b"", "/ws/live/")
     connected, _ = await socket.connect()
     assert not connected
 
@@ -159,8 +153,7 @@ async def test_grid_refuses_anonymous_sockets(redis_server: str, db: None) -> No
 async def test_grid_releases_its_feeds_when_the_page_closes(
     redis_server: str, owner: object, front_door: Camera
 ) -> None:
-    _, cookie = await sync_to_async(session_cookie)(owner)
-    socket = await connected(grid_socket(cookie))
+    socket = await open_grid(owner)
     await socket.send_json_to({"watch": ["front-door"], "width": 320, "fps": 5})
     await frame_from(socket, front_door, 320)
     await socket.disconnect()

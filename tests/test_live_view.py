@@ -120,7 +120,6 @@ def test_many_viewers_share_one_encoding_of_each_frame(
             assert body.startswith(b"\xff\xd8") and jpeg_size(body) == (640, 480)
             by_time.setdefault(t, set()).add(body)
     assert all(len(bodies) == 1 for bodies in by_time.values())  # the same bytes for everyone
-    assert max(len(v.parts) for v in viewers) >= 10
 
 
 def test_width_and_fps_give_a_lighter_stream(
