@@ -1,69 +1,138 @@
+"""Motion alerts and camera status for the dashboard: /ws/alerts/."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from cameras.consumers import current_user
 from cameras.models import Camera
+from events.models import MotionEvent
 
-# Redis forgets group members after a day (channels_redis group_expiry); checking well before
-# also ends the alerts of a user who logged out, was deactivated or lost a camera meanwhile.
-REFRESH_EVERY = 600.0
+# Permissions are re-read this often, as for a running stream; joining the groups again also
+# renews them in Redis (which forgets members after a day, and all of them when it restarts).
+REFRESH_EVERY = 30.0
+# A reconnecting page asks for what it missed since the last event it heard of. An event is
+# stamped with its capture time, a moment before its row is committed and announced, so the
+# answer reaches back a little further; the page drops the ids it already has.
+CATCH_UP_MARGIN = dt.timedelta(seconds=60)
+CATCH_UP_LIMIT = dt.timedelta(days=1)
+CATCH_UP_MAX_EVENTS = 200
+
+
+def _since(content: object) -> dt.datetime | None:
+    """The aware datetime in `{"since": ...}`, or None for anything else."""
+    if not isinstance(content, dict) or not isinstance(content.get("since"), str):
+        return None
+    try:
+        since = parse_datetime(content["since"])
+    except ValueError:  # well-formed but impossible, such as month 13
+        return None
+    return since if since is not None and since.tzinfo is not None else None
 
 
 class AlertConsumer(AsyncJsonWebsocketConsumer):
-    """Pushes motion alerts and camera status for the cameras this user may view."""
+    """Pushes motion alerts and camera status for the cameras this user may view.
+
+    The page may send `{"since": "<ISO time>"}` (on every connect): the events that started or
+    ended since then come back as motion.start / motion.end messages, oldest first."""
+
+    allowed: frozenset[str] = frozenset()  # slugs this user may view, as last checked
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()  # before accept(): Daphne answers the handshake with 403
             return
-        groups = await self.allowed_groups()
-        if groups is None:
+        if not await self.refresh():
             await self.close()
             return
-        await self.join(groups)
-        self.refresher = asyncio.create_task(self.keep_groups_fresh())
+        self.refresher = asyncio.create_task(self.keep_fresh())
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if refresher := getattr(self, "refresher", None):
             refresher.cancel()
 
-    async def join(self, groups: list[str]) -> None:
+    async def refresh(self) -> bool:
+        """Re-read what the user may view and (re)join those groups; False once they're gone."""
+        slugs = await self.allowed_slugs()
+        if slugs is None:
+            return False
+        self.allowed = frozenset(slugs)
+        groups = [Camera(slug=slug).group_name for slug in slugs]
         for group in set(self.groups) - set(groups):
             await self.channel_layer.group_discard(group, self.channel_name)
-        for group in groups:  # adding again renews the membership's expiry
+        for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups = groups
+        return True
 
     @database_sync_to_async
-    def allowed_groups(self) -> list[str] | None:
-        """Groups of the cameras the user may view now; None once the session or user is gone."""
+    def allowed_slugs(self) -> list[str] | None:
         user = current_user(self.scope)
         if user is None:
             return None
-        return [camera.group_name for camera in Camera.objects.visible_to(user)]
+        return list(Camera.objects.visible_to(user).values_list("slug", flat=True))
 
-    async def keep_groups_fresh(self) -> None:
+    async def keep_fresh(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_EVERY)
             with contextlib.suppress(Exception):  # Redis or the database briefly away: next time
-                groups = await self.allowed_groups()
-                if groups is None:
+                if not await self.refresh():
                     await self.close()
                     return
-                await self.join(groups)
+
+    async def receive_json(self, content: object, **kwargs: object) -> None:
+        since = _since(content)
+        if since is None:
+            await self.close(code=4400)  # not our page talking
+            return
+        for message in await self.missed_since(since):
+            await self.send_json(message)
+
+    async def decode_json(self, text_data: str) -> object:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None  # receive_json closes the socket
+
+    @database_sync_to_async
+    def missed_since(self, since: dt.datetime) -> list[dict]:
+        user = current_user(self.scope)
+        if user is None:
+            return []
+        since = max(since, timezone.now() - CATCH_UP_LIMIT) - CATCH_UP_MARGIN
+        newest = (
+            MotionEvent.objects.for_user(user)
+            .changed_since(since)
+            .select_related("camera")
+            .order_by("-started_at")[:CATCH_UP_MAX_EVENTS]
+        )
+        messages = []
+        for event in reversed(list(newest)):
+            messages.append({"type": "motion.start", "event": event.to_dict()})
+            if event.ended_at:
+                messages.append({"type": "motion.end", "event": event.to_dict()})
+        return messages
+
+    # Group messages: passed on only for cameras the user may still view (checked every
+    # REFRESH_EVERY, without a query per message).
 
     async def motion_start(self, message: dict) -> None:
-        await self.send_json(message)
+        if message["event"]["camera"] in self.allowed:
+            await self.send_json(message)
 
     async def motion_end(self, message: dict) -> None:
-        await self.send_json(message)
+        if message["event"]["camera"] in self.allowed:
+            await self.send_json(message)
 
     async def camera_status(self, message: dict) -> None:
-        await self.send_json(message)
+        if message["camera"] in self.allowed:
+            await self.send_json(message)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.base import ContentFile
 from django.db import models, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,6 +35,64 @@ class MotionEventQuerySet(models.QuerySet):
     def ongoing(self) -> MotionEventQuerySet:
         return self.filter(ended_at__isnull=True)
 
+    def finished(self) -> MotionEventQuerySet:
+        return self.filter(ended_at__isnull=False)
+
+    def lasting_at_least(self, seconds: float) -> MotionEventQuerySet:
+        """Finished events at least this long (an ongoing event's length is not known yet)."""
+        return self.filter(ended_at__gte=F("started_at") + dt.timedelta(seconds=seconds))
+
+    def started_between(
+        self, start: dt.datetime | None = None, end: dt.datetime | None = None
+    ) -> MotionEventQuerySet:
+        """Events that started at or after `start` and before `end` (either may be open)."""
+        events = self
+        if start is not None:
+            events = events.filter(started_at__gte=start)
+        if end is not None:
+            events = events.filter(started_at__lt=end)
+        return events
+
+    def changed_since(self, since: dt.datetime) -> MotionEventQuerySet:
+        """Events that started or ended after `since`: what a reconnecting dashboard missed."""
+        return self.filter(models.Q(started_at__gt=since) | models.Q(ended_at__gt=since))
+
+    def hourly_activity(
+        self, hours: int = 24, now: dt.datetime | None = None
+    ) -> dict[int, list[int]]:
+        """Events started per camera id in each of the last `hours` hours, oldest hour first."""
+        now = now or timezone.now()
+        start = now - dt.timedelta(hours=hours)
+        counts: dict[int, list[int]] = {}
+        for camera_id, started_at in self.started_between(start, now).values_list(
+            "camera_id", "started_at"
+        ):
+            hour = min(hours - 1, int((started_at - start).total_seconds() // 3600))
+            counts.setdefault(camera_id, [0] * hours)[hour] += 1
+        return counts
+
+    def delete_with_files(self) -> int:
+        """Delete the events, then their snapshot files once the rows are gone for good.
+
+        Files go after the commit: a crash in between leaves files without rows (which a sweep
+        can find), never rows pointing at files that are gone."""
+        names = [
+            name for pair in self.values_list("snapshot", "snapshot_clean") for name in pair if name
+        ]
+        with transaction.atomic():
+            deleted, _ = self.delete()
+            transaction.on_commit(lambda: _delete_files(names))
+        return deleted
+
+
+def _delete_files(names: list[str]) -> None:
+    storage = MotionEvent.snapshot.field.storage
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError as exc:
+            logger.warning("cannot delete snapshot %s: %s", name, exc)
+
 
 class MotionEvent(models.Model):
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="events")
@@ -60,7 +119,7 @@ class MotionEvent(models.Model):
         return f"{self.camera} at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:events_motionevent_change", args=[self.pk])
+        return reverse("event-detail", args=[self.pk])
 
     @property
     def duration(self) -> dt.timedelta | None:
@@ -80,6 +139,7 @@ class MotionEvent(models.Model):
             "ended_at": self.ended_at.isoformat(timespec="milliseconds") if self.ended_at else None,
             "area": round(self.peak_area, 4),
             "snapshot_url": self.snapshot_url,
+            "url": self.get_absolute_url(),
         }
 
     def announce(self, kind: str, bus: Bus) -> None:
@@ -96,6 +156,9 @@ class MotionEvent(models.Model):
         self.save(update_fields=["snapshot", "snapshot_clean"])
         for name in old:
             self.snapshot.storage.delete(name)
+
+    def delete_with_files(self) -> None:
+        MotionEvent.objects.filter(pk=self.pk).delete_with_files()
 
     def finish(self, ended_at: dt.datetime) -> None:
         self.ended_at = ended_at
