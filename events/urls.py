@@ -5,5 +5,7 @@ from django.urls import path
 from events import views
 
 urlpatterns = [
+    path("", views.event_list, name="event-list"),
+    path("<int:pk>/", views.event_detail, name="event-detail"),
     path("<int:pk>/snapshot.jpg", views.snapshot, name="event-snapshot"),
 ]

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest
-from django.shortcuts import get_object_or_404
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from events.forms import EventFilterForm
 from events.models import MotionEvent
+
+PAGE_SIZE = 50
 
 
 def _get_event_for_user(request: HttpRequest, pk: int) -> MotionEvent:
@@ -18,6 +28,70 @@ def _get_event_for_user(request: HttpRequest, pk: int) -> MotionEvent:
     if not event:  # missing or not theirs: the same answer, so ids cannot be probed
         raise PermissionDenied
     return event[0]
+
+
+def _duration_label(duration: dt.timedelta | None) -> str:
+    """Tenths of a second under a minute (most events), coarser above; "ongoing" if unknown."""
+    if duration is None:
+        return "ongoing"
+    seconds = duration.total_seconds()
+    if seconds < 59.95:  # 59.96 would read "60.0 s"
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _label(events: Iterable[MotionEvent]) -> None:
+    """Attach what the templates show but cannot format with the built-in filters."""
+    for event in events:
+        event.duration_label = _duration_label(event.duration)
+        event.area_label = f"{event.peak_area:.1%}"
+
+
+def _neighbours(
+    request: HttpRequest, event: MotionEvent
+) -> tuple[MotionEvent | None, MotionEvent | None]:
+    """The same camera's events just before and just after this one, in the list's order."""
+    same_camera = MotionEvent.objects.for_user(request.user).filter(camera=event.camera_id)
+    same_camera = same_camera.only("pk", "started_at")
+    at = event.started_at
+    older = Q(started_at__lt=at) | Q(started_at=at, pk__lt=event.pk)
+    newer = Q(started_at__gt=at) | Q(started_at=at, pk__gt=event.pk)
+    return (
+        same_camera.filter(older).order_by("-started_at", "-pk").first(),
+        same_camera.filter(newer).order_by("started_at", "pk").first(),
+    )
+
+
+@login_required
+@require_GET
+@never_cache
+def event_list(request: HttpRequest) -> HttpResponse:
+    form = EventFilterForm(request.GET, request.user)
+    if not form.is_valid():
+        context = {"form": form, "page": None}
+        return render(request, "events/event_list.html", context, status=400)
+    events = form.filter(MotionEvent.objects.for_user(request.user)).select_related("camera")
+    # pk breaks ties in started_at, so that no event is shown on two pages or on none
+    events = events.order_by("-started_at", "-pk")
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    _label(page)
+    context = {"form": form, "page": page, "filters": form.querystring()}
+    return render(request, "events/event_list.html", context)
+
+
+@login_required
+@require_GET
+@never_cache
+def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    event = _get_event_for_user(request, pk)
+    _label([event])
+    older, newer = _neighbours(request, event)
+    context = {"event": event, "older": older, "newer": newer}
+    return render(request, "events/event_detail.html", context)
 
 
 @require_GET
