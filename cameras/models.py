@@ -136,7 +136,7 @@ class Camera(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("camera-stream", args=[self.slug])
+        return reverse("camera-detail", args=[self.slug])
 
     @property
     def group_name(self) -> str:

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -18,28 +19,34 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from cameras.forms import StreamForm
 from cameras.live import BOUNDARY, LiveFeed, LiveFrame
 from cameras.models import Camera
+from events.activity import hourly_bars
+from events.models import MotionEvent, MotionEventQuerySet
 
 SNAPSHOT_WAIT = 5.0  # seconds to wait for a worker that was not encoding to send a frame
 SNAPSHOT_MAX_AGE = 5.0  # an older frame means the camera is not live: no "live" snapshot
 RECHECK_EVERY = 30.0  # seconds between permission checks of a running stream
 
 
-async def _get_camera_for_user(request: HttpRequest, slug: str) -> Camera:
+def _camera_for_user(user: AbstractBaseUser | AnonymousUser, slug: str) -> Camera:
     """The camera, if this user may view it. Others get 403, whether or not it exists, so that
     camera names cannot be probed; staff get 404 for a camera that does not exist."""
-    user = await request.auser()
     if not user.is_authenticated:
         raise PermissionDenied
-    camera = await Camera.objects.visible_to(user).filter(slug=slug).afirst()
+    camera = Camera.objects.visible_to(user).filter(slug=slug).first()
     if camera is None:
         raise Http404("no such camera") if user.is_staff else PermissionDenied
     return camera
+
+
+async def _get_camera_for_user(request: HttpRequest, slug: str) -> Camera:
+    return await sync_to_async(_camera_for_user)(await request.auser(), slug)
 
 
 async def _still_allowed(request: HttpRequest, camera: Camera) -> bool:
@@ -50,11 +57,43 @@ async def _still_allowed(request: HttpRequest, camera: Camera) -> bool:
     return user is not None and await Camera.objects.visible_to(user).filter(pk=camera.pk).aexists()
 
 
+RECENT_EVENTS = 12  # the dashboard's strip of latest events
+ACTIVITY_HOURS = 24
+
+
+def _with_activity(cameras: list[Camera], events: MotionEventQuerySet) -> list[Camera]:
+    """Each camera gets .activity: its events per hour over the last day, as chart bars."""
+    counts = events.hourly_activity(ACTIVITY_HOURS)
+    for camera in cameras:
+        camera.activity = hourly_bars(counts.get(camera.pk, [0] * ACTIVITY_HOURS))
+    return cameras
+
+
 @login_required
 @never_cache
 def dashboard(request: HttpRequest) -> HttpResponse:
-    cameras = Camera.objects.visible_to(request.user).filter(enabled=True)
-    return render(request, "cameras/dashboard.html", {"cameras": cameras})
+    cameras = list(Camera.objects.visible_to(request.user).filter(enabled=True))
+    events = MotionEvent.objects.for_user(request.user)
+    context = {
+        "cameras": _with_activity(cameras, events),
+        "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
+        "now": timezone.now(),
+    }
+    return render(request, "cameras/dashboard.html", context)
+
+
+@login_required
+@never_cache
+def camera_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A camera's full-size live view, its activity and its latest events."""
+    camera = _camera_for_user(request.user, slug)
+    events = MotionEvent.objects.filter(camera=camera)
+    context = {
+        "camera": _with_activity([camera], events)[0],
+        "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
+        "now": timezone.now(),
+    }
+    return render(request, "cameras/camera.html", context)
 
 
 @require_GET

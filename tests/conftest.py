@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.test import Client
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from cameras.models import Camera
 from cameras.supervisor import find_redis_server, web_server_argv
@@ -145,25 +148,30 @@ class LiveServer:
     process: subprocess.Popen
 
 
-@pytest.fixture(scope="session")
-def web_server(child_env: dict[str, str], django_db_blocker: object) -> Iterator[LiveServer]:
-    """The real web server (Daphne, surveillance.server) on 127.0.0.1, for the whole session."""
-    port = free_port()
+def start_web_server(env: dict[str, str], port: int, app_name: str) -> LiveServer:
+    """The real web server (Daphne, surveillance.server) on 127.0.0.1, once it serves."""
     process = subprocess.Popen(
-        web_server_argv("127.0.0.1", port),
-        cwd=ROOT, env={**child_env, "PGAPPNAME": "test-daphne"},
-    )  # fmt: skip
+        web_server_argv("127.0.0.1", port), cwd=ROOT, env={**env, "PGAPPNAME": app_name}
+    )
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
         try:
             return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
-            return False
+            return process.poll() is not None  # it died: stop waiting, and say so below
 
     wait_until(healthy, 30, "Daphne to serve /healthz")
-    yield LiveServer(url, process)
-    stop_process(process)
+    assert process.poll() is None, f"the web server exited with {process.returncode}"
+    return LiveServer(url, process)
+
+
+@pytest.fixture(scope="session")
+def web_server(child_env: dict[str, str], django_db_blocker: object) -> Iterator[LiveServer]:
+    """The web server for the whole session."""
+    server = start_web_server(child_env, free_port(), "test-daphne")
+    yield server
+    stop_process(server.process)
     with django_db_blocker.unblock():  # the session's last test may not have used the database
         wait_for_database_sessions_to_close("test-daphne")
 
@@ -234,3 +242,48 @@ def garage(db: None, motion_video: Path) -> Camera:
     return Camera.objects.create(
         slug="garage", name="Garage", source=str(motion_video), end_after=1.0
     )
+
+
+# -- headless Chromium (Debian's package) --
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach outside hosts.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]  # fmt: skip
+
+
+@pytest.fixture
+def browser(transactional_db: None) -> Iterator[Browser]:
+    """Chromium for one test: Playwright runs an event loop in this thread, so it must be gone
+    before the database is flushed (Django refuses sync queries beside a running loop)."""
+    if shutil.which("chromium") is None:
+        pytest.skip("needs the chromium package (apt install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def logged_in_page(browser: Browser, base_url: str, username: str, **options: object) -> Page:
+    page = browser.new_page(base_url=base_url, **options)
+    page.goto("/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    return page
+
+
+def outside_the_browser_loop(query: Callable[[], object]) -> object:
+    """Runs ORM code from a test that drives Chromium: Playwright's loop runs in the test's
+    thread, where Django refuses sync queries, so the query runs in a thread of its own."""
+
+    def run() -> object:
+        try:
+            return query()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()

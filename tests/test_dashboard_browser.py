@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cameras.models import Camera
-from tests.conftest import PASSWORD
+from tests.conftest import logged_in_page
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps trying to reach outside hosts.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]  # fmt: skip
-
-
-@pytest.fixture
-def browser(transactional_db: None) -> Iterator[Browser]:
-    """Chromium for one test: Playwright runs an event loop in this thread, so it must be gone
-    before the database is flushed (Django refuses sync queries beside a running loop)."""
-    if shutil.which("chromium") is None:
-        pytest.skip("needs the chromium package (apt install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def logged_in_page(browser: Browser, base_url: str, username: str, **options: object) -> Page:
-    page = browser.new_page(base_url=base_url, **options)
-    page.goto("/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(f"{base_url}/")
-    return page
 
 
 def live_image_changes(page: Page, slug: str) -> bool:

@@ -8,14 +8,20 @@
 
   const TOAST_MS = 15000;
   const MAX_TOASTS = 5;
+  const MAX_DELAY = 10000; // reconnect backoff cap: a restarted server is back within seconds
   const LABELS = { online: "live", offline: "offline", error: "error", starting: "starting" };
 
   const toastBox = document.getElementById("toasts");
   const alertCount = document.getElementById("alert-count");
   const socketState = document.getElementById("socket-state");
-  const seen = new Set(); // event ids already toasted, so a repeat never makes a second toast
+  const recentList = document.getElementById("recent-events");
+  const onlyCamera = root.dataset.onlyCamera || null; // a camera's own page
+  const seen = new Set(); // event ids already shown, so a repeat (or catch-up) never shows twice
   const toasts = new Map(); // event id -> toast element still on screen
   const ongoing = new Map(); // event id -> camera slug, while motion lasts
+  // The newest server time heard of: on every (re)connect the server sends what came after.
+  let since = root.dataset.now;
+  if (recentList) recentList.querySelectorAll("[data-event-id]").forEach((li) => seen.add(li.dataset.eventId));
 
   function tileFor(slug) {
     return Array.from(document.querySelectorAll("[data-camera]")).find(
@@ -35,15 +41,99 @@
     return s < 60 ? s + " s" : Math.floor(s / 60) + " min " + (s % 60) + " s";
   }
 
-  // --- alerts counter ---
-
-  function bumpAlerts() {
-    alertCount.textContent = String(Number(alertCount.textContent) + 1);
+  function heard(time) {
+    if (time && (!since || new Date(time) > new Date(since))) since = time;
   }
 
-  document.getElementById("alert-reset").addEventListener("click", () => {
-    alertCount.textContent = "0";
+  // --- unseen alerts: a counter, also in the tab's title ---
+
+  const baseTitle = document.title;
+  let unseen = 0;
+
+  function setUnseen(count) {
+    unseen = count;
+    alertCount.textContent = String(count);
+    document.title = count ? "(" + count + ") " + baseTitle : baseTitle;
+  }
+
+  document.getElementById("alert-reset").addEventListener("click", () => setUnseen(0));
+
+  // --- sound and browser notifications: both opt-in, remembered by this browser ---
+
+  const soundButton = document.getElementById("sound-toggle");
+  const notifyButton = document.getElementById("notify-toggle");
+  let audio = null;
+
+  function stored(key) {
+    try {
+      return localStorage.getItem("surveillance." + key) === "on";
+    } catch (err) {
+      return false;
+    }
+  }
+
+  function store(key, on) {
+    try {
+      localStorage.setItem("surveillance." + key, on ? "on" : "off");
+    } catch (err) {
+      /* private mode: it lasts for this page only */
+    }
+  }
+
+  function showToggle(button, label, on) {
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = label + (on ? " on" : " off");
+  }
+
+  let soundOn = stored("sound");
+  showToggle(soundButton, "Sound", soundOn);
+  soundButton.addEventListener("click", () => {
+    soundOn = !soundOn;
+    store("sound", soundOn);
+    showToggle(soundButton, "Sound", soundOn);
+    if (soundOn) beep(); // also unlocks audio, which browsers allow only after a click
   });
+
+  function beep() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    audio = audio || new Context();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  }
+
+  let notifyOn = "Notification" in window && Notification.permission === "granted" && stored("notify");
+  if ("Notification" in window) {
+    notifyButton.hidden = false;
+    showToggle(notifyButton, "Notify", notifyOn);
+    notifyButton.addEventListener("click", async () => {
+      if (!notifyOn && Notification.permission !== "granted") {
+        if ((await Notification.requestPermission()) !== "granted") return;
+      }
+      notifyOn = !notifyOn;
+      store("notify", notifyOn);
+      showToggle(notifyButton, "Notify", notifyOn);
+    });
+  }
+
+  function notify(event) {
+    if (!notifyOn || !document.hidden || Notification.permission !== "granted") return;
+    const note = new Notification("Motion: " + (event.camera_name || event.camera), {
+      body: new Date(event.started_at).toLocaleTimeString(),
+      icon: event.snapshot_url || undefined,
+      tag: "event-" + event.id,
+    });
+    note.addEventListener("click", () => {
+      window.focus();
+      if (event.url) location.href = event.url;
+    });
+  }
 
   // --- toasts ---
 
@@ -54,34 +144,34 @@
   }
 
   function showToast(event) {
-    const id = String(event.id);
-    if (seen.has(id)) return;
-    seen.add(id);
-    if (seen.size > 1000) seen.delete(seen.values().next().value);
-
     const toast = el("div", "toast");
-    toast.dataset.eventId = id;
+    toast.dataset.eventId = String(event.id);
+    const link = el("a", "toast-link");
+    link.href = event.url || "#";
     if (event.snapshot_url) {
       const thumb = el("img", "toast-thumb");
       thumb.alt = "";
       thumb.addEventListener("error", () => thumb.remove());
       thumb.src = event.snapshot_url;
-      toast.append(thumb);
+      link.append(thumb);
     }
-    const body = el("div", "toast-body");
+    const body = el("span", "toast-body");
     body.append(
       el("strong", "toast-camera", event.camera_name || event.camera),
       el("span", "toast-text", "Motion at " + new Date(event.started_at).toLocaleTimeString()),
       el("span", "toast-duration")
     );
-    toast.append(body);
-    toast.addEventListener("click", () => removeToast(toast));
+    link.append(body);
+    const close = el("button", "toast-close", "×");
+    close.type = "button";
+    close.title = "Dismiss";
+    close.addEventListener("click", () => removeToast(toast));
+    toast.append(link, close);
     toast.timer = setTimeout(() => removeToast(toast), TOAST_MS);
 
     while (toastBox.children.length >= MAX_TOASTS) removeToast(toastBox.firstElementChild);
     toastBox.append(toast);
-    toasts.set(id, toast);
-    bumpAlerts();
+    toasts.set(toast.dataset.eventId, toast);
   }
 
   function endToast(event) {
@@ -90,6 +180,45 @@
     const ms = new Date(event.ended_at) - new Date(event.started_at);
     toast.querySelector(".toast-duration").textContent = "lasted " + formatDuration(ms);
     toast.classList.add("toast-ended");
+  }
+
+  // --- the recent-events strip and the activity charts ---
+
+  function addRecent(event) {
+    if (!recentList || (onlyCamera && event.camera !== onlyCamera)) return;
+    const item = el("li", "recent-item");
+    item.dataset.eventId = String(event.id);
+    const link = el("a");
+    link.href = event.url || "#";
+    if (event.snapshot_url) {
+      const thumb = el("img");
+      thumb.alt = "";
+      thumb.src = event.snapshot_url;
+      link.append(thumb);
+    } else {
+      link.append(el("span", "no-thumb"));
+    }
+    const time = el("time", null, new Date(event.started_at).toLocaleTimeString());
+    time.dateTime = event.started_at;
+    link.append(el("span", "recent-camera", event.camera_name || event.camera), time);
+    item.append(link);
+    recentList.prepend(item);
+    const limit = Number(recentList.dataset.limit) || 12;
+    while (recentList.children.length > limit) recentList.lastElementChild.remove();
+    const empty = document.querySelector(".recent-empty");
+    if (empty) empty.hidden = true;
+  }
+
+  function bumpActivity(slug) {
+    const chart = Array.from(document.querySelectorAll("[data-activity]")).find(
+      (node) => node.dataset.activity === slug
+    );
+    if (!chart || !chart.lastElementChild) return;
+    const last = chart.lastElementChild;
+    last.dataset.count = String(Number(last.dataset.count) + 1);
+    const bars = Array.from(chart.children);
+    const busiest = Math.max(1, ...bars.map((bar) => Number(bar.dataset.count)));
+    bars.forEach((bar) => bar.style.setProperty("--h", (100 * Number(bar.dataset.count)) / busiest + "%"));
   }
 
   // --- tiles ---
@@ -103,11 +232,21 @@
 
   function onMotion(type, event) {
     if (!event || event.id === undefined) return;
+    const id = String(event.id);
+    heard(event.ended_at || event.started_at);
     if (type === "motion.start") {
-      ongoing.set(String(event.id), event.camera);
-      showToast(event);
+      if (!event.ended_at) ongoing.set(id, event.camera);
+      if (!seen.has(id)) {
+        seen.add(id);
+        showToast(event);
+        addRecent(event);
+        bumpActivity(event.camera);
+        setUnseen(unseen + 1);
+        if (soundOn) beep();
+        notify(event);
+      }
     } else {
-      ongoing.delete(String(event.id));
+      ongoing.delete(id);
       endToast(event);
     }
     markMotion(event.camera);
@@ -118,11 +257,15 @@
     if (!tile) return;
     const status = LABELS[msg.status] ? msg.status : "offline";
     const badge = tile.querySelector("[data-status]");
+    const changed = msg.since ? new Date(msg.since) : null;
     let text = LABELS[status];
     if (status === "online" && typeof msg.fps === "number") text += " · " + msg.fps.toFixed(1) + " fps";
+    if (status !== "online" && changed) {
+      text += " since " + changed.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
     badge.className = "badge badge-" + status;
     badge.textContent = text;
-    badge.title = msg.since ? "since " + new Date(msg.since).toLocaleString() : "";
+    badge.title = changed ? "since " + changed.toLocaleString() : "";
     const detail = tile.querySelector("[data-detail]");
     if (detail) detail.textContent = msg.detail || "";
     const health = tile.querySelector("[data-health]");
@@ -196,7 +339,7 @@
     socket.addEventListener("message", (msg) => showFrame(socket, msg.data));
     socket.addEventListener("close", () => {
       setTimeout(connectLive, liveDelay);
-      liveDelay = Math.min(liveDelay * 2, 30000);
+      liveDelay = Math.min(liveDelay * 2, MAX_DELAY);
     });
     liveSocket = socket;
   }
@@ -245,6 +388,8 @@
     socket.addEventListener("open", () => {
       delay = 1000;
       setState("live", "live");
+      // What happened while this page was not connected (or still loading) comes first.
+      if (since) socket.send(JSON.stringify({ since: since }));
     });
     socket.addEventListener("message", onMessage);
     socket.addEventListener("close", () => {
@@ -254,7 +399,7 @@
       ongoing.clear();
       slugs.forEach(markMotion);
       setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 30000);
+      delay = Math.min(delay * 2, MAX_DELAY);
     });
   }
 

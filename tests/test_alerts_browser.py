@@ -1,0 +1,232 @@
+"""Alerts, reconnection, permissions and small screens in headless Chromium, against real
+servers and capture workers. The motion video loops every 8 s with motion at 2-4 s."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from cameras.models import Camera
+from events.models import MotionEvent
+from tests.conftest import (
+    LiveServer,
+    logged_in_page,
+    outside_the_browser_loop,
+    start_web_server,
+    wait_for_database_sessions_to_close,
+)
+from tests.processes import free_port, stop_process, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# Records every toast the page adds, with the page's clock, so a test can count them.
+RECORD_TOASTS = """() => {
+  window.toastLog = [];
+  new MutationObserver((records) => records.forEach((record) => record.addedNodes.forEach(
+    (node) => node.classList && node.classList.contains("toast") &&
+      window.toastLog.push({ id: Number(node.dataset.eventId), at: Date.now() / 1000 })
+  ))).observe(document.getElementById("toasts"), { childList: true });
+}"""
+
+
+def toast_log(page: Page) -> list[dict]:
+    return page.evaluate("() => window.toastLog")
+
+
+def event_started_after(started: float) -> MotionEvent | None:
+    """The first event that started after `started` (Unix seconds), once it has."""
+
+    def query() -> MotionEvent | None:
+        return (
+            MotionEvent.objects.filter(started_at__gt=dt.datetime.fromtimestamp(started, dt.UTC))
+            .order_by("started_at")
+            .first()
+        )
+
+    return outside_the_browser_loop(query)
+
+
+def test_an_alert_toast_appears_within_two_seconds_of_motion_and_links_to_the_event(
+    live_server_url: str, owner: object, front_door: Camera, start_worker: Callable,
+    browser: Browser,
+) -> None:  # fmt: skip
+    start_worker("front-door")
+    page = logged_in_page(browser, live_server_url, "owner")
+    page.evaluate(RECORD_TOASTS)
+    expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
+    watching_since = page.evaluate("() => Date.now() / 1000")
+
+    def new_toast() -> dict | None:
+        return next((t for t in toast_log(page) if t["at"] > watching_since + 0.5), None)
+
+    toast = wait_until(new_toast, 30, "a motion toast")
+    event = outside_the_browser_loop(lambda: MotionEvent.objects.get(pk=toast["id"]))
+    delay = toast["at"] - event.started_at.timestamp()
+    assert 0 < delay < 2.0, f"the toast came {delay:.2f} s after the motion began"
+
+    shown = page.locator(f".toast[data-event-id='{event.pk}']")
+    assert shown.locator("a").get_attribute("href") == f"/events/{event.pk}/"
+    expect(shown.locator(".toast-camera")).to_have_text("Front door")
+    expect(page.locator(f"#recent-events [data-event-id='{event.pk}']")).to_have_count(1)
+    assert int(page.locator("#alert-count").inner_text()) >= 1
+    assert page.title().startswith("(")
+    bars = page.locator("[data-activity='front-door'] .bar")
+    assert int(bars.last.get_attribute("data-count")) >= 1
+    page.locator("#alert-reset").click()
+    expect(page.locator("#alert-count")).to_have_text("0")
+    shown.locator("a").click()
+    page.wait_for_url(f"**/events/{event.pk}/")
+    page.close()
+
+
+@dataclass
+class RestartableServer:
+    port: int
+    env: dict[str, str]
+    current: LiveServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.current = start_web_server(self.env, self.port, "test-daphne-restart")
+
+    def stop(self) -> None:
+        if self.current is not None:
+            stop_process(self.current.process)
+            self.current = None
+
+
+@pytest.fixture
+def restartable_server(child_env: dict[str, str], transactional_db: None) -> Iterator:
+    """A web server of this test's own, which the test stops and starts on the same port."""
+    server = RestartableServer(free_port(), child_env)
+    server.start()
+    yield server
+    server.stop()
+    wait_for_database_sessions_to_close("test-daphne-restart")
+
+
+def test_after_the_server_drops_the_socket_the_page_catches_up_on_the_missed_event_once(
+    restartable_server: RestartableServer, owner: object, front_door: Camera,
+    start_worker: Callable, browser: Browser,
+) -> None:  # fmt: skip
+    start_worker("front-door")
+    page = logged_in_page(browser, restartable_server.url, "owner")
+    page.evaluate(RECORD_TOASTS)
+    state = page.locator("#socket-state")
+    expect(state).to_have_text("live", timeout=10_000)
+
+    down_since = page.evaluate("() => Date.now() / 1000")
+    restartable_server.stop()
+    expect(state).to_have_text("reconnecting…", timeout=10_000)
+    missed = wait_until(lambda: event_started_after(down_since), 30, "motion while it was down")
+    restartable_server.start()
+    expect(state).to_have_text("live", timeout=20_000)
+
+    def shown(event_id: int) -> int:
+        return sum(1 for t in toast_log(page) if t["id"] == event_id)
+
+    wait_until(lambda: shown(missed.pk), 10, "the missed event's toast")
+    # A second drop: its catch-up covers the missed event again, which must not show twice.
+    restartable_server.stop()
+    expect(state).to_have_text("reconnecting…", timeout=10_000)
+    restartable_server.start()
+    expect(state).to_have_text("live", timeout=20_000)
+    page.wait_for_timeout(2000)
+    assert shown(missed.pk) == 1
+    expect(page.locator(f"#recent-events [data-event-id='{missed.pk}']")).to_have_count(1)
+    page.close()
+
+
+@pytest.fixture
+def front_door_member(member: object, front_door: Camera) -> object:
+    front_door.viewers.add(member)
+    return member
+
+
+@pytest.fixture
+def garage_event(garage: Camera) -> MotionEvent:
+    event = MotionEvent.objects.create(camera=garage, peak_area=0.2)
+    event.save_snapshots(b"\xff\xd8garage\xff\xd9", b"\xff\xd8garage-clean\xff\xd9")
+    return event
+
+
+# What the page hears on a socket in `seconds`: live tiles' camera slugs, or alert JSON.
+LISTEN = """async ([path, first, seconds]) => {
+  const socket = new WebSocket("ws://" + location.host + path);
+  socket.binaryType = "arraybuffer";
+  const heard = [];
+  socket.onopen = () => socket.send(JSON.stringify(first));
+  socket.onmessage = (msg) => {
+    if (typeof msg.data === "string") { heard.push(JSON.parse(msg.data)); return; }
+    const bytes = new Uint8Array(msg.data);
+    const head = JSON.parse(new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(10))));
+    heard.push(head.camera);
+    socket.send(JSON.stringify({ shown: head.camera }));
+  };
+  await new Promise((done) => setTimeout(done, seconds * 1000));
+  socket.close();
+  return heard;
+}"""
+
+
+def test_a_member_allowed_one_camera_never_sees_anything_of_another(
+    live_server_url: str, front_door_member: object, garage_event: MotionEvent,
+    start_worker: Callable, browser: Browser,
+) -> None:  # fmt: skip
+    start_worker("front-door")
+    start_worker("garage")  # its motion must raise no alert on this page
+    page = logged_in_page(browser, live_server_url, "member")
+    page.evaluate(RECORD_TOASTS)
+    expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
+
+    gid = garage_event.pk
+    for url in (
+        "/cameras/garage/", "/cameras/garage/stream.mjpg", "/cameras/garage/snapshot.jpg",
+        f"/events/{gid}/", f"/events/{gid}/snapshot.jpg", f"/events/{gid}/snapshot.jpg?clean=1",
+    ):  # fmt: skip
+        assert page.request.get(url).status == 403, url
+    for url in ("/events/?camera=garage", "/admin/", f"/admin/events/motionevent/{gid}/change/"):
+        response = page.goto(url)
+        assert response.status in (200, 400), url  # a form error, or the admin's login form
+        assert "Garage" not in page.content() and f"/events/{gid}/" not in page.content(), url
+
+    page.goto("/")
+    page.evaluate(RECORD_TOASTS)
+    live = page.evaluate(LISTEN, ["/ws/live/", {"watch": ["garage", "front-door"]}, 5])
+    assert "front-door" in live and "garage" not in live
+    missed = page.evaluate(LISTEN, ["/ws/alerts/", {"since": "2000-01-01T00:00:00+00:00"}, 2])
+    assert all(m.get("camera", m.get("event", {}).get("camera")) != "garage" for m in missed)
+
+    # Both scenes move every 8 s: wait for front door's alert, then long enough for garage's.
+    wait_until(lambda: toast_log(page), 20, "front door's motion toast")
+    page.wait_for_timeout(9000)
+    assert "Garage" not in page.content() and "garage" not in page.locator("main").inner_html()
+    page.close()
+
+
+@pytest.fixture
+def front_door_event(front_door: Camera) -> MotionEvent:
+    event = MotionEvent.objects.create(camera=front_door, peak_area=0.05)
+    event.save_snapshots(b"\xff\xd8a\xff\xd9", b"\xff\xd8c\xff\xd9")
+    return event
+
+
+@pytest.mark.parametrize("path", ["/", "/events/", "/cameras/front-door/", "/events/{id}/"])
+def test_pages_fit_a_phone_screen(
+    live_server_url: str, owner: object, front_door_event: MotionEvent, browser: Browser,
+    path: str,
+) -> None:  # fmt: skip
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    page = logged_in_page(browser, live_server_url, "owner", **phone)
+    # No worker runs: the camera page's MJPEG image never loads, so "load" never fires.
+    page.goto(path.format(id=front_door_event.pk), wait_until="domcontentloaded")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{path} is {overflow} px wider than the phone"
+    page.close()
