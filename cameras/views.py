@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 
@@ -27,6 +28,7 @@ from cameras.forms import StreamForm
 from cameras.live import BOUNDARY, LiveFeed, LiveFrame
 from cameras.models import Camera
 from events.activity import hourly_bars
+from events.consumers import CATCH_UP_MARGIN
 from events.models import MotionEvent, MotionEventQuerySet
 
 SNAPSHOT_WAIT = 5.0  # seconds to wait for a worker that was not encoding to send a frame
@@ -69,15 +71,22 @@ def _with_activity(cameras: list[Camera], events: MotionEventQuerySet) -> list[C
     return cameras
 
 
+def _known_events(events: MotionEventQuerySet, now: dt.datetime) -> list[int]:
+    """Ids of the events a catch-up from `now` will repeat (it reaches back a margin): the page
+    already has them, so they must not alert again."""
+    return list(events.changed_since(now - CATCH_UP_MARGIN).values_list("pk", flat=True))
+
+
 @login_required
 @never_cache
 def dashboard(request: HttpRequest) -> HttpResponse:
     cameras = list(Camera.objects.visible_to(request.user).filter(enabled=True))
-    events = MotionEvent.objects.for_user(request.user)
+    events, now = MotionEvent.objects.for_user(request.user), timezone.now()
     context = {
         "cameras": _with_activity(cameras, events),
         "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
-        "now": timezone.now(),
+        "now": now,
+        "known_events": _known_events(events, now),
     }
     return render(request, "cameras/dashboard.html", context)
 
@@ -87,11 +96,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def camera_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A camera's full-size live view, its activity and its latest events."""
     camera = _camera_for_user(request.user, slug)
-    events = MotionEvent.objects.filter(camera=camera)
+    events, now = MotionEvent.objects.filter(camera=camera), timezone.now()
     context = {
         "camera": _with_activity([camera], events)[0],
         "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
-        "now": timezone.now(),
+        "now": now,
+        # alerts come for all the user's cameras, on this page too
+        "known_events": _known_events(MotionEvent.objects.for_user(request.user), now),
     }
     return render(request, "cameras/camera.html", context)
 

@@ -107,3 +107,13 @@ def test_camera_names_are_escaped_in_the_dashboard(owner: object, db: None) -> N
     event_at(camera, 1)
     page = client_for(owner).get("/").content.decode()
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_pages_name_the_events_they_already_know_so_a_catch_up_does_not_alert_again(
+    owner: object, front_door: Camera, garage: Camera
+) -> None:
+    just_now, earlier = event_at(garage, 0.2), event_at(garage, 30)
+    for url in ("/", "/cameras/front-door/"):  # a camera's page alerts for every camera
+        page = client_for(owner).get(url).content.decode()
+        known = page.split('data-known-events="')[1].split('"')[0].split(",")
+        assert str(just_now.pk) in known and str(earlier.pk) not in known, url

@@ -21,7 +21,8 @@
   const ongoing = new Map(); // event id -> camera slug, while motion lasts
   // The newest server time heard of: on every (re)connect the server sends what came after.
   let since = root.dataset.now;
-  if (recentList) recentList.querySelectorAll("[data-event-id]").forEach((li) => seen.add(li.dataset.eventId));
+  // Events the page was rendered with, or that a catch-up repeats: not new, so no alert.
+  (root.dataset.knownEvents || "").split(",").filter(Boolean).forEach((id) => seen.add(id));
 
   function tileFor(slug) {
     return Array.from(document.querySelectorAll("[data-camera]")).find(
@@ -53,6 +54,7 @@
   function setUnseen(count) {
     unseen = count;
     alertCount.textContent = String(count);
+    alertCount.dataset.count = String(count);
     document.title = count ? "(" + count + ") " + baseTitle : baseTitle;
   }
 
