@@ -4,6 +4,7 @@ servers and capture workers. The motion video loops every 8 s with motion at 2-4
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -297,4 +298,18 @@ def test_opening_a_page_does_not_alert_for_events_that_were_already_there(
         page.wait_for_timeout(1000)  # the catch-up has come by now: it repeats the event
         expect(page.locator(".toast")).to_have_count(0)
         expect(page.locator("#alert-count")).to_have_text("0")
+    page.close()
+
+
+def test_the_badge_follows_the_camera_from_live_to_offline_with_since_when(
+    live_server_url: str, owner: object, front_door: Camera, start_worker: Callable,
+    browser: Browser,
+) -> None:  # fmt: skip
+    worker = start_worker("front-door")
+    page = logged_in_page(browser, live_server_url, "owner")
+    badge = page.locator("[data-camera='front-door'] [data-status]")
+    expect(badge).to_have_text(re.compile(r"^live · \d+\.\d fps$"), timeout=15_000)
+    stop_process(worker)  # the worker says "offline" as it stops
+    expect(badge).to_have_text(re.compile(r"^offline since \d\d:\d\d"), timeout=10_000)
+    expect(page.locator("[data-camera='front-door'] [data-detail]")).to_have_text("worker stopped")
     page.close()
