@@ -109,19 +109,24 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 3) -
             await asyncio.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    """A private redis-server on a unix socket in the suite's data dir."""
+def start_redis(sock: str, directory: str) -> subprocess.Popen:
+    """A private redis-server on a unix socket, once it listens."""
     binary = find_redis_server()
     if binary is None:
         pytest.skip("needs the redis-server package (apt install redis-server)")
-    sock = settings.REDIS_URL.removeprefix("unix://")
     process = subprocess.Popen(
         [binary, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
-         "--dir", str(settings.DATA_DIR), "--loglevel", "warning"],
+         "--dir", directory, "--loglevel", "warning"],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     wait_until(lambda: os.path.exists(sock), 10, "redis-server")
+    return process
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """The suite's Redis, in its data dir."""
+    process = start_redis(settings.REDIS_URL.removeprefix("unix://"), str(settings.DATA_DIR))
     yield settings.REDIS_URL
     stop_process(process)
 

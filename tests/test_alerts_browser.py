@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -14,9 +17,11 @@ from playwright.sync_api import Browser, Page, expect
 from cameras.models import Camera
 from events.models import MotionEvent
 from tests.conftest import (
+    ROOT,
     LiveServer,
     logged_in_page,
     outside_the_browser_loop,
+    start_redis,
     start_web_server,
     wait_for_database_sessions_to_close,
 )
@@ -312,4 +317,72 @@ def test_the_badge_follows_the_camera_from_live_to_offline_with_since_when(
     stop_process(worker)  # the worker says "offline" as it stops
     expect(badge).to_have_text(re.compile(r"^offline since \d\d:\d\d"), timeout=10_000)
     expect(page.locator("[data-camera='front-door'] [data-detail]")).to_have_text("worker stopped")
+    page.close()
+
+
+@dataclass
+class RestartableRedis:
+    sock: str
+    directory: str
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = start_redis(self.sock, self.directory)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+            Path(self.sock).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def restartable_redis(child_env: dict[str, str], tmp_path: Path) -> Iterator[RestartableRedis]:
+    redis = RestartableRedis(str(tmp_path / "redis.sock"), str(tmp_path))
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def site_on_restartable_redis(
+    restartable_redis: RestartableRedis, child_env: dict[str, str], transactional_db: None
+) -> Iterator[tuple[RestartableServer, subprocess.Popen]]:
+    """A web server and front door's worker whose Redis the test restarts."""
+    env = {**child_env, "REDIS_URL": f"unix://{restartable_redis.sock}"}
+    server = RestartableServer(free_port(), env)
+    server.start()
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "capture", "front-door"],
+        cwd=ROOT, env={**env, "PGAPPNAME": "test-worker-restart"},
+    )  # fmt: skip
+    yield server, worker
+    stop_process(worker)
+    server.stop()
+    wait_for_database_sessions_to_close("test-daphne-restart")
+    wait_for_database_sessions_to_close("test-worker-restart")
+
+
+def test_after_a_redis_restart_the_page_recovers_and_catches_up_on_what_it_missed(
+    restartable_redis: RestartableRedis, owner: object, front_door: Camera,
+    site_on_restartable_redis: tuple, browser: Browser,
+) -> None:  # fmt: skip
+    server, worker = site_on_restartable_redis
+    page = logged_in_page(browser, server.url, "owner")
+    page.evaluate(RECORD_TOASTS)
+    state = page.locator("#socket-state")
+    expect(state).to_have_text("live", timeout=10_000)
+
+    down_since = page.evaluate("() => Date.now() / 1000")
+    restartable_redis.stop()
+    # The worker goes on detecting and recording while Redis is away.
+    missed = wait_until(lambda: event_started_after(down_since), 30, "motion while Redis is down")
+    restartable_redis.start()
+    wait_until(lambda: missed.pk in [t["id"] for t in toast_log(page)], 30, "the missed alert")
+    expect(state).to_have_text("live", timeout=10_000)
+    # Live again, not only caught up: the next motion's alert comes as it happens.
+    back_since = page.evaluate("() => Date.now() / 1000")
+    wait_until(lambda: any(t["at"] > back_since for t in toast_log(page)), 30, "a live alert")
+    assert sum(1 for t in toast_log(page) if t["id"] == missed.pk) == 1
+    assert worker.poll() is None
     page.close()
