@@ -157,14 +157,7 @@ REDIS_URL = env("REDIS_URL", f"unix://{RUN_DIR / 'redis.sock'}")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # redis-py 8 gives every read a 5 s socket timeout, the same as channels-redis's
-            # blocking receive (BZPOPMIN, 5 s): an idle consumer's read could time out and kill
-            # its socket. Reads get longer; a Redis that is really gone still fails them.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-            "capacity": 200,
-            "expiry": 10,
-        },
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 200, "expiry": 10},
     },
 }
 
