@@ -197,6 +197,11 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
 if SECURE_SSL_REDIRECT:  # behind an HTTPS reverse proxy, which says so in this header
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
+# Only once the site is served over HTTPS for good: browsers then refuse plain HTTP for this long.
+SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", "0"))
+# HSTS for every subdomain, and a place on the browsers' preload list, bind the whole domain
+# the cameras happen to live under: that is its owner's decision, not this site's.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 LANGUAGE_CODE = "en-us"

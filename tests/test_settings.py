@@ -27,3 +27,21 @@ def test_fresh_data_dir_secret_key_and_database_are_private(tmp_path: Path) -> N
     subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, check=True,
                    capture_output=True)  # fmt: skip
     assert (data / "secret_key").read_text() == first_key  # generated once, then kept
+
+
+def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path: Path) -> None:
+    """The README's settings for serving behind an HTTPS reverse proxy."""
+    production = {
+        "SURVEILLANCE_DATA_DIR": str(tmp_path), "DJANGO_ALLOWED_HOSTS": "cams.example.org",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://cams.example.org",
+        "DJANGO_SECURE_COOKIES": "1", "DJANGO_SECURE_SSL_REDIRECT": "1",
+        "DJANGO_HSTS_SECONDS": "31536000",
+    }  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_DEBUG", "DATABASE_URL"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**env, **production, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identified no issues" in result.stdout
