@@ -145,9 +145,7 @@ def parse_source(text: str) -> tuple[str, str]:
             raise SourceError("demo:NAME takes letters, digits, - and _ only")
         return "demo", rest or "default"
     if scheme in NETWORK_SCHEMES:
-        if not urlsplit(text).hostname:
-            raise SourceError(f"a {scheme}:// camera URL needs a host")
-        return "network", text
+        return "network", _network_url(text, scheme)
     if scheme == "usb":
         if not rest.isdigit():
             raise SourceError("usb:N takes a device number, e.g. usb:0")
@@ -163,10 +161,25 @@ def parse_source(text: str) -> tuple[str, str]:
     if scheme == "file":
         if not rest:
             raise SourceError("file:PATH needs a path")
+        if rest.startswith("-"):  # whatever reads it must never take it for an option
+            raise SourceError("the camera source contains characters that are not allowed")
         return "file", rest
     if "://" in text:
         raise SourceError(f"unknown camera source type {scheme!r}")
     return "file", text
+
+
+def _network_url(text: str, scheme: str) -> str:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError as exc:
+        raise SourceError(f"the {scheme}:// camera URL is malformed: {exc}") from None
+    if not parts.hostname:
+        raise SourceError(f"a {scheme}:// camera URL needs a host")
+    if not re.fullmatch(r"[\w.\-\[\]:]+", parts.hostname) or parts.hostname.startswith("-"):
+        raise SourceError(f"the {scheme}:// camera URL's host name is not valid")
+    return text
 
 
 def redact(text: str) -> str:

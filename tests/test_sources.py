@@ -53,6 +53,12 @@ def test_source_strings_of_every_kind_are_understood(text: str, expected: tuple)
         ("ftp://cam/x", "unknown camera source type 'ftp'"),
         ("demo:../../x", "demo:NAME"),
         ("file:", "needs a path"),
+        ("file:-report", "not allowed"),
+        ("--help", "not allowed"),
+        ("rtsp://-evil/x", "host name is not valid"),
+        ("rtsp://cam:-1/x", "malformed"),
+        ("rtsp://cam:99999/x", "malformed"),
+        ("file:/tmp/a\x00b", "not allowed"),
     ],
 )
 def test_bad_source_strings_are_refused_with_a_clear_message(text: str, message: str) -> None:
