@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING
@@ -113,6 +114,13 @@ class MotionEvent(models.Model):
             models.Index(fields=["camera", "-started_at"], name="event_camera_started"),
             # every list newest first, and date ranges
             models.Index(fields=["-started_at"], name="event_started"),
+            # ongoing events only, a handful: the admin's "ongoing" filter (newest first, its
+            # count, the date hierarchy's first and last) without walking every event
+            models.Index(
+                fields=["-started_at"],
+                condition=models.Q(ended_at__isnull=True),
+                name="event_ongoing",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -149,13 +157,30 @@ class MotionEvent(models.Model):
         )
 
     def save_snapshots(self, annotated: bytes, clean: bytes) -> None:
-        """Write both JPEGs (outside any transaction), then point the row at them."""
+        """Write both JPEGs (outside any transaction), then point the row at them.
+
+        If a write fails (a full disk), the files this call began are removed and the row keeps
+        what it had: no half-written file stays behind, and no row points at one."""
+        storage = self.snapshot.storage
         old = [f.name for f in (self.snapshot, self.snapshot_clean) if f]
-        self.snapshot.save(f"{self.pk}.jpg", ContentFile(annotated), save=False)
-        self.snapshot_clean.save(f"{self.pk}-clean.jpg", ContentFile(clean), save=False)
+        written: list[str] = []
+        try:
+            for field, suffix, data in (
+                (self.snapshot, "", annotated),
+                (self.snapshot_clean, "-clean", clean),
+            ):
+                name = field.field.generate_filename(self, f"{self.pk}{suffix}.jpg")
+                written.append(storage.get_available_name(name))  # a failed write leaves a part
+                written[-1] = storage.save(written[-1], ContentFile(data))
+        except OSError:
+            for name in written:
+                with contextlib.suppress(OSError):
+                    storage.delete(name)
+            raise
+        self.snapshot.name, self.snapshot_clean.name = written
         self.save(update_fields=["snapshot", "snapshot_clean"])
         for name in old:
-            self.snapshot.storage.delete(name)
+            storage.delete(name)
 
     def delete_with_files(self) -> None:
         MotionEvent.objects.filter(pk=self.pk).delete_with_files()
