@@ -110,6 +110,12 @@ class Camera(models.Model):
         help_text="Areas to ignore: a list of polygons, each a list of [x, y] in 0..1.",
     )
 
+    keep_days = models.PositiveIntegerField(
+        default=30,
+        help_text="Delete this camera's events after this many days (0: only when space runs "
+        "short). Events marked \"keep\" stay.",
+    )
+
     # Health, written by the capture worker.
     status = models.CharField(max_length=10, choices=Status, default=Status.STARTING)
     status_detail = models.CharField(max_length=200, blank=True)

@@ -116,6 +116,7 @@ def find_redis_server() -> str | None:
 
 class Supervisor:
     reconcile_every = 2.0
+    prune_every = 600.0  # seconds between retention runs (manage.py prune), the first at start
 
     def __init__(self, bind: str, own_redis: bool) -> None:
         self.bind = bind
@@ -127,6 +128,8 @@ class Supervisor:
         self.workers: dict[str, tuple[Child, tuple]] = {}
         self.retiring: list[Child] = []  # stopped workers not yet exited
         self.next_reconcile = 0.0
+        self.pruner: subprocess.Popen | None = None
+        self.next_prune = 0.0
 
     def run(self) -> None:
         try:
@@ -152,6 +155,19 @@ class Supervisor:
         for child, _ in self.workers.values():
             child.keep_running()
         self.retiring = [child for child in self.retiring if not child.reap()]
+        if time.monotonic() >= self.next_prune:
+            self.next_prune = time.monotonic() + self.prune_every
+            self.prune()
+
+    def prune(self) -> None:
+        """Retention in a process of its own (a big delete never holds up supervision), one
+        run at a time."""
+        if self.pruner is not None and self.pruner.poll() is None:
+            return
+        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "prune"]
+        self.pruner = subprocess.Popen(
+            argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
+        )
 
     def start_redis(self) -> None:
         binary = find_redis_server()
@@ -200,6 +216,8 @@ class Supervisor:
                 logger.info("camera %s: starting its worker", slug)
 
     def shutdown(self) -> None:
+        if self.pruner is not None and self.pruner.poll() is None:
+            self.pruner.terminate()  # deletes are batched and each commits: safe to cut short
         children = [child for child, _ in self.workers.values()] + self.retiring
         if self.web is not None:
             children.append(self.web)

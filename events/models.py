@@ -39,6 +39,10 @@ class MotionEventQuerySet(models.QuerySet):
     def finished(self) -> MotionEventQuerySet:
         return self.filter(ended_at__isnull=False)
 
+    def prunable(self) -> MotionEventQuerySet:
+        """Events retention may delete: finished, and not marked "keep"."""
+        return self.filter(ended_at__isnull=False, keep=False)
+
     def lasting_at_least(self, seconds: float) -> MotionEventQuerySet:
         """Finished events at least this long (an ongoing event's length is not known yet)."""
         return self.filter(ended_at__gte=F("started_at") + dt.timedelta(seconds=seconds))
@@ -105,6 +109,7 @@ class MotionEvent(models.Model):
     )
     snapshot = models.ImageField(upload_to=snapshot_path, blank=True)
     snapshot_clean = models.ImageField(upload_to=snapshot_path, blank=True)
+    keep = models.BooleanField(default=False, help_text="Never deleted to make room or by age.")
 
     objects = MotionEventQuerySet.as_manager()
 

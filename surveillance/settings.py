@@ -214,6 +214,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"  # never served directly: event images go through a permission check
+# Retention (events/retention.py, `manage.py prune`, run by runsurveillance every 10 min):
+# besides each camera's keep_days, the oldest events go while the snapshots use more than the
+# budget (0: no budget) or the disk has less free space than the reserve.
+STORAGE_BUDGET_BYTES = int(float(env("SURVEILLANCE_STORAGE_GB", "0")) * 1e9)
+FREE_SPACE_RESERVE_BYTES = int(float(env("SURVEILLANCE_FREE_SPACE_GB", "1")) * 1e9)
 
 LOGGING = {
     "version": 1,

@@ -94,6 +94,15 @@ def surveillance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     env.pop("DATABASE_URL", None)  # unset: the SQLite file in the data dir
     manage(env, "migrate", "--verbosity", "0")
     manage(env, "addcamera", "cam-a", str(video))
+    # An event past the default keep_days (30), for the supervisor's first retention run.
+    manage(
+        env, "shell", "--no-imports", "-c",
+        "import datetime as dt; from django.utils import timezone; "
+        "from cameras.models import Camera; from events.models import MotionEvent; "
+        "old = timezone.now() - dt.timedelta(days=40); "
+        "MotionEvent.objects.create(camera=Camera.objects.get(slug='cam-a'), "
+        "started_at=old, ended_at=old + dt.timedelta(seconds=5))",
+    )  # fmt: skip
     port = free_port()
     process = start_supervisor(env, port)
     running = Running(process, f"http://127.0.0.1:{port}", base / "data", env, video)
@@ -103,6 +112,16 @@ def surveillance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 def test_it_serves_healthz(surveillance: Running) -> None:
     wait_until(lambda: healthy(surveillance.url), 30, "/healthz to answer 200 ok")
+
+
+def test_it_prunes_events_past_their_cameras_keep_days(surveillance: Running) -> None:
+    def events() -> str:
+        return manage(
+            surveillance.env, "shell", "--no-imports", "-c",
+            "from events.models import MotionEvent; print(MotionEvent.objects.count())",
+        ).strip()  # fmt: skip
+
+    wait_until(lambda: events() == "0", 20, "the 40-day-old event to be pruned")
 
 
 def test_it_runs_web_redis_and_one_worker_per_enabled_camera(surveillance: Running) -> None:
@@ -123,7 +142,7 @@ def test_killed_worker_is_restarted(surveillance: Running) -> None:
     os.kill(old, signal.SIGKILL)
 
     [new] = wait_until(
-        lambda: [p for p in workers_of(pid, "cam-a") if p != old], 10, "a new worker of cam-a"
+        lambda: [p for p in workers_of(pid, "cam-a") if p != old], 5, "a new worker of cam-a"
     )
     assert new != old
     assert old not in workers_of(pid, "cam-a")

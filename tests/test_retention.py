@@ -1,0 +1,134 @@
+"""Retention on a real disk: by age per camera, by size budget and free-space reserve, orphan
+files; events marked keep and ongoing ones stay, and only the product's own files are touched."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from cameras.models import Camera
+from events.models import MotionEvent
+from events.retention import ORPHAN_AGE, Pruner
+
+MEDIA = Path(settings.MEDIA_ROOT)
+SIZE = 500_000  # bytes per snapshot file, two per event: well above the disk's other churn
+
+
+def event(
+    camera: Camera, days_ago: float, keep: bool = False, ongoing: bool = False
+) -> MotionEvent:
+    started = timezone.now() - dt.timedelta(days=days_ago)
+    made = MotionEvent.objects.create(
+        camera=camera, started_at=started, keep=keep,
+        ended_at=None if ongoing else started + dt.timedelta(seconds=5),
+    )  # fmt: skip
+    made.save_snapshots(os.urandom(SIZE), os.urandom(SIZE))
+    return made
+
+
+def files_of(made: MotionEvent) -> list[Path]:
+    return [MEDIA / made.snapshot.name, MEDIA / made.snapshot_clean.name]
+
+
+def gone(made: MotionEvent) -> bool:
+    rows = MotionEvent.objects.filter(pk=made.pk).exists()
+    return not rows and not any(path.exists() for path in files_of(made))
+
+
+def kept(made: MotionEvent) -> bool:
+    return MotionEvent.objects.filter(pk=made.pk).exists() and all(
+        path.exists() for path in files_of(made)
+    )
+
+
+@pytest.fixture
+def pruning(transactional_db: None) -> None:
+    """Files go after the commit: these tests need real commits."""
+
+
+def test_events_older_than_their_cameras_keep_days_go_with_their_files(
+    pruning: None, front_door: Camera, garage: Camera
+) -> None:
+    front_door.keep_days, garage.keep_days = 7, 0
+    front_door.save(), garage.save()
+    old, recent = event(front_door, 8), event(front_door, 6)
+    marked, running = event(front_door, 9, keep=True), event(front_door, 9, ongoing=True)
+    forever = event(garage, 400)  # keep_days 0: only when space runs short
+    outcome = Pruner(MEDIA).run()
+    assert outcome.expired == 1 and gone(old)
+    assert all(kept(e) for e in (recent, marked, running, forever))
+
+
+def test_over_the_size_budget_the_oldest_unprotected_events_go_first(
+    pruning: None, front_door: Camera
+) -> None:
+    front_door.keep_days = 0
+    front_door.save()
+    before = Pruner(MEDIA).used()
+    events = [event(front_door, days) for days in (5, 4, 3, 2, 1)]
+    protected = event(front_door, 10, keep=True)
+    budget = before + 3 * 2 * SIZE + 2 * SIZE  # room for three events besides the kept one
+    outcome = Pruner(MEDIA, budget=budget).run()
+    assert outcome.for_space == 2 and outcome.freed >= 4 * SIZE
+    assert gone(events[0]) and gone(events[1])
+    assert all(kept(e) for e in events[2:]) and kept(protected)
+    assert Pruner(MEDIA).used() <= budget
+
+
+def test_short_of_free_space_the_oldest_events_go_until_the_reserve_is_met(
+    pruning: None, front_door: Camera
+) -> None:
+    events = [event(front_door, days) for days in (3, 2, 1)]
+    reserve = shutil.disk_usage(MEDIA).free + 2 * SIZE + SIZE // 2  # a bit over one event short
+    outcome = Pruner(MEDIA, reserve=reserve).run()
+    assert outcome.for_space == 2 and gone(events[0]) and gone(events[1]) and kept(events[2])
+
+
+def test_orphan_files_go_once_an_hour_old_and_nothing_else_is_touched(
+    pruning: None, front_door: Camera
+) -> None:
+    folder = MEDIA / "snapshots/2026/01/02"
+    folder.mkdir(parents=True, exist_ok=True)
+    orphan, young = folder / "front-door-999999.jpg", folder / "front-door-999998-clean.jpg"
+    theirs = [folder / "notes.txt", MEDIA / "front-door-999997.jpg", folder / "x-1.jpg.bak"]
+    for path in (orphan, young, *theirs):
+        path.write_bytes(b"x" * 10)
+    hours_ago = time.time() - ORPHAN_AGE - 60
+    for path in (orphan, *theirs):
+        os.utime(path, (hours_ago, hours_ago))
+    mine = event(front_door, 0)
+    outcome = Pruner(MEDIA).run()
+    assert outcome.orphans >= 1 and not orphan.exists()
+    assert young.exists() and all(path.exists() for path in theirs) and kept(mine)
+
+
+def test_a_dry_run_deletes_nothing_and_says_what_would_go(
+    pruning: None, front_door: Camera, capsys: pytest.CaptureFixture
+) -> None:
+    front_door.keep_days = 1
+    front_door.save()
+    old = event(front_door, 2)
+    call_command("prune", "--dry-run")
+    assert "Would delete: 1 event(s) past their camera's keep_days" in capsys.readouterr().out
+    assert kept(old)
+    call_command("prune")
+    assert "Deleted: 1 event(s)" in capsys.readouterr().out and gone(old)
+
+
+def test_a_delete_that_fails_midway_keeps_both_rows_and_files(
+    pruning: None, front_door: Camera
+) -> None:
+    made = event(front_door, 1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        MotionEvent.objects.filter(pk=made.pk).delete_with_files()
+        raise RuntimeError("the process dies before the commit")
+    assert kept(made)  # files go only after the rows are gone for good
