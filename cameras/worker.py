@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 HEALTH_FIELDS = ("fps", "last_frame_at", "dropped_frames", "reconnects")
 
 
+RETRY_LIMIT = 6.0  # seconds: the longest wait between attempts to reach a camera
+
+
 class Backoff:
     """Waits of 1, 2, 4 … up to `limit` seconds between attempts; success starts over."""
 
@@ -87,7 +90,9 @@ class CaptureWorker:
         self.source: Source | None = None
         self.detector = MotionDetector(camera.detector_settings())
         self.recorder = EventRecorder(camera, bus)
-        self.backoff = Backoff()
+        # A camera that comes back is found within RETRY_LIMIT (plus its open time): a try every
+        # few seconds costs a dead camera nothing.
+        self.backoff = Backoff(limit=RETRY_LIMIT)
         self.rate = FrameRate()
         self.stopping = False
         self.next_detection = 0.0
