@@ -267,3 +267,28 @@ def test_a_damaged_jpeg_is_skipped_and_counted_without_dropping_the_camera(
         bus.stop()
     assert camera.dropped_frames == 1 and camera.reconnects == 0
     assert worker.detector.frames_seen == len(jpegs) - 2  # the first sets the background
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_camera_that_changes_resolution_mid_stream_goes_on(
+    camera_server: Callable[..., str], redis_server: str
+) -> None:
+    jpegs = [jpeg_of(shade) for shade in range(20, 80, 10)]
+    jpegs += [jpeg_of(shade, (320, 240)) for shade in range(80, 140, 10)]
+    jpegs += [jpeg_of(shade, (1280, 720)) for shade in range(140, 200, 10)]
+    url = camera_server(paced, jpegs)
+    camera = Camera.objects.create(slug="porch", name="Porch", source=url, detection_fps=30)
+    bus = Bus()
+    bus.start()
+    worker = CaptureWorker(camera, bus)
+    try:
+        worker.connect()
+        for _ in jpegs:
+            worker.step()
+            assert worker.source is not None
+    finally:
+        worker.shutdown()
+        bus.stop()
+    # Each new size starts a new background: the last size's 6 frames, less the first, analysed.
+    assert worker.detector.frames_seen == 5 and worker.detector.background.shape[1] >= 320
+    assert camera.reconnects == 0

@@ -16,6 +16,7 @@ from cameras.sources import FileSource
 from cameras.worker import CaptureWorker
 from events.models import MotionEvent
 from tests.conftest import collect, subscribe
+from tests.videos import write_video
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,3 +139,60 @@ def test_frames_are_encoded_once_per_size_watched_and_not_when_unwatched(
     assert received[0][0]["jpeg"] == received[640][0]["jpeg"]
     small = cv2.imdecode(np.frombuffer(received[160][0]["jpeg"], np.uint8), cv2.IMREAD_COLOR)
     assert small.shape[1] == 160
+
+
+def test_a_truncated_video_plays_what_it_has_and_ends_cleanly(
+    redis_server: str, tmp_path: Path
+) -> None:
+    """A recording cut short (the camera's disk filled, the copy broke off): AVI keeps its
+    frames in order, so everything before the cut plays, damaged last frame included."""
+    whole, cut = tmp_path / "whole.avi", tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 15, (320, 240))
+    for shade in range(90):
+        writer.write(np.full((240, 320, 3), shade, np.uint8))
+    writer.release()
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    camera = Camera.objects.create(slug="cut", name="Cut", source=str(cut))
+    sources: list[CountingSource] = []
+
+    def counting(text: str) -> CountingSource:
+        sources.append(CountingSource(text, realtime=False, loop=False))
+        return sources[-1]
+
+    CaptureWorker(camera, Bus(), source_factory=counting).run()  # the file's end ends the run
+    assert len(sources) == 1 and 40 <= sources[0].frames < 90
+
+
+class CountingSource(FileSource):
+    frames = 0
+
+    def read(self) -> object:
+        frame = super().read()
+        self.frames += 1
+        return frame
+
+
+def motion_video_bytes(tmp_path: Path) -> bytes:
+    return write_video(tmp_path / "whole.mp4", 4, moving=(1, 2)).read_bytes()
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 5000, b"not a video at all " * 100, "mp4 cut"])
+def test_an_empty_or_garbage_video_file_is_a_clear_error_not_a_crash(
+    redis_server: str, tmp_path: Path, content: bytes | str
+) -> None:
+    bad = tmp_path / "bad.mp4"
+    if content == "mp4 cut":  # the index (moov) comes last in these files: nothing to play
+        content = motion_video_bytes(tmp_path)[:30_000]
+    bad.write_bytes(content)
+    camera = Camera.objects.create(slug="bad", name="Bad", source=str(bad))
+    bus = Bus()
+    bus.start()
+    worker = CaptureWorker(camera, bus)
+    try:
+        worker.connect()
+    finally:
+        bus.stop()
+    camera.refresh_from_db()
+    assert worker.source is None and camera.status == Camera.Status.OFFLINE
+    assert camera.status_detail == f"cannot open {bad}"
