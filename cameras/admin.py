@@ -2,9 +2,52 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.forms.renderers import BaseRenderer
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from cameras.models import Camera
 from cameras.sources import MASK, redact
+from events.models import MotionEvent
+
+
+class MaskWidget(forms.Textarea):
+    """The mask as JSON text, with a polygon editor over the camera's picture when JS runs."""
+
+    editor_template = "admin/cameras/mask_editor.html"
+
+    class Media:
+        js = ["js/mask_editor.js"]
+        css = {"all": ["css/admin.css"]}
+
+    def __init__(self, snapshot_url: str = "", attrs: dict | None = None) -> None:
+        super().__init__(attrs={"rows": 4, "cols": 80, **(attrs or {})})
+        self.snapshot_url = snapshot_url
+
+    def render(
+        self,
+        name: str,
+        value: object,
+        attrs: dict | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
+        # The form renderer does not search the project's templates/: render the editor here.
+        textarea = super().render(name, value, attrs, renderer)
+        field_id = (attrs or {}).get("id") or self.attrs.get("id", "")
+        return render_to_string(
+            self.editor_template,
+            {"textarea": textarea, "field_id": field_id, "snapshot_url": self.snapshot_url},
+        )
+
+    def value_from_datadict(self, data: dict, files: dict, name: str) -> object:
+        value = super().value_from_datadict(data, files, name)
+        # An emptied box means no mask, not a NULL in a NOT NULL column.
+        return "[]" if isinstance(value, str) and not value.strip() else value
 
 
 class CameraForm(forms.ModelForm):
@@ -13,11 +56,15 @@ class CameraForm(forms.ModelForm):
     class Meta:
         model = Camera
         fields = ["source"]  # the admin adds the rest from its fieldsets
+        widgets = {"mask": MaskWidget}
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["source"] = redact(self.instance.source)
+        if self.instance.pk and "mask" in self.fields:
+            url = reverse("camera-snapshot", args=[self.instance.slug])
+            self.fields["mask"].widget.snapshot_url = url
 
     def clean_source(self) -> str:
         source = self.cleaned_data["source"]
@@ -25,6 +72,12 @@ class CameraForm(forms.ModelForm):
         if MASK in source and source == redact(stored):
             return stored
         return source
+
+
+HEALTH = [
+    "status", "status_detail", "status_since", "fps", "last_frame_at", "dropped_frames",
+    "reconnects",
+]  # fmt: skip
 
 
 @admin.register(Camera)
@@ -38,12 +91,9 @@ class CameraAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["viewers", "viewer_groups"]
-    readonly_fields = [
-        "status", "status_detail", "status_since", "fps", "last_frame_at", "dropped_frames",
-        "reconnects",
-    ]  # fmt: skip
+    readonly_fields = ["live_preview", *HEALTH]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "source", "enabled"]}),
+        (None, {"fields": ["name", "slug", "source", "enabled", "live_preview"]}),
         ("Who may view it", {"fields": ["viewers", "viewer_groups"]}),
         (
             "Motion detection",
@@ -54,9 +104,34 @@ class CameraAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Health", {"fields": readonly_fields}),
+        ("Retention", {"fields": ["keep_days"]}),
+        ("Health", {"fields": HEALTH}),
     ]  # fmt: skip
+
+    def delete_model(self, request: HttpRequest, obj: Camera) -> None:
+        # The events would go by cascade, leaving their snapshot files behind.
+        with transaction.atomic():
+            MotionEvent.objects.filter(camera=obj).delete_with_files()
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Camera]) -> None:
+        with transaction.atomic():
+            MotionEvent.objects.filter(camera__in=queryset).delete_with_files()
+            super().delete_queryset(request, queryset)
 
     @admin.display(description="source")
     def source_display(self, camera: Camera) -> str:
         return camera.safe_source
+
+    @admin.display(description="live view")
+    def live_preview(self, camera: Camera) -> str:
+        if not camera.pk:
+            return "Shown once the camera is saved."
+        if not camera.enabled:
+            return "The camera is disabled."
+        url = reverse("camera-stream", args=[camera.slug])
+        return format_html(
+            '<img class="live-preview" src="{}?width=640&amp;fps=5" alt="Live view of {}">',
+            url,
+            camera.name,
+        )

@@ -113,7 +113,7 @@ class Camera(models.Model):
     keep_days = models.PositiveIntegerField(
         default=30,
         help_text="Delete this camera's events after this many days (0: only when space runs "
-        "short). Events marked \"keep\" stay.",
+        'short). Events marked "keep" stay.',
     )
 
     # Health, written by the capture worker.

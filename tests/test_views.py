@@ -134,6 +134,7 @@ def test_saving_the_masked_source_in_admin_keeps_the_password(owner: object, db:
         "end_after": 5,
         "max_event_length": 300,
         "mask": "[]",
+        "keep_days": 30,
     }
     response = client_for(owner).post(f"/admin/cameras/camera/{camera.pk}/change/", form)
     assert response.status_code == 302
