@@ -232,5 +232,6 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},  # 4xx are answers, not faults
         "daphne": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # failed logins and lockouts; not every success
     },
 }
