@@ -135,3 +135,15 @@ async def test_websockets_from_a_foreign_origin_are_refused_on_every_route(
     same_origin = socket_for(cookie, "/" + route)  # the control: the page's own origin
     assert (await same_origin.connect())[0]
     await same_origin.disconnect()
+
+
+def test_every_route_refuses_a_post_without_the_csrf_token(
+    owner: object, garage_event: MotionEvent
+) -> None:
+    """A page on another site cannot make a logged-in browser change anything here."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    for path in paths_for(garage_event.camera, garage_event):
+        response = client.post(path, {"username": "owner", "action": "delete_selected"})
+        assert response.status_code == 403, f"{path}: {response.status_code}"
+    assert MotionEvent.objects.filter(pk=garage_event.pk).exists()
