@@ -148,6 +148,38 @@ def test_killed_worker_is_restarted(surveillance: Running) -> None:
     assert old not in workers_of(pid, "cam-a")
 
 
+def test_a_worker_killed_mid_event_is_back_within_5_s_and_closes_the_event(
+    surveillance: Running,
+) -> None:
+    video = write_video(surveillance.data_dir.parent / "moving.mp4", 40, moving=(1, 39))
+    manage(surveillance.env, "addcamera", "cam-m", str(video))
+    pid = surveillance.process.pid
+
+    def open_events() -> str:
+        return manage(
+            surveillance.env, "shell", "--no-imports", "-c",
+            "from events.models import MotionEvent; "
+            "print(MotionEvent.objects.filter(camera__slug='cam-m', ended_at=None).count())",
+        ).strip()  # fmt: skip
+
+    [old] = wait_until(lambda: workers_of(pid, "cam-m"), 10, "the worker of cam-m")
+    wait_until(lambda: open_events() == "1", 20, "an event in progress on cam-m")
+    os.kill(old, signal.SIGKILL)  # no chance to close its event
+    wait_until(lambda: [p for p in workers_of(pid, "cam-m") if p != old], 5, "cam-m's new worker")
+    # The new worker closes the abandoned event first, then opens a new one for the motion.
+    wait_until(
+        lambda: manage(
+            surveillance.env, "shell", "--no-imports", "-c",
+            "from events.models import MotionEvent; "
+            "e = MotionEvent.objects.filter(camera__slug='cam-m').order_by('pk').first(); "
+            "print(e.ended_at is not None)",
+        ).strip() == "True",
+        10,
+        "the abandoned event to be closed",
+    )  # fmt: skip
+    manage(surveillance.env, "addcamera", "cam-m", str(video), "--disabled")
+
+
 def test_camera_added_while_running_gets_a_worker(surveillance: Running) -> None:
     manage(surveillance.env, "addcamera", "cam-b", str(surveillance.video))
 
@@ -202,7 +234,7 @@ def test_a_second_start_on_the_same_data_dir_keeps_the_cameras(surveillance: Run
     try:
         wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 30, "/healthz after a restart")
         wait_until(lambda: workers_of(again.pid, "cam-a"), 10, "the worker of cam-a")
-        assert not workers_of(again.pid, "cam-b")  # still disabled
+        assert not workers_of(again.pid, "cam-b") and not workers_of(again.pid, "cam-m")
     finally:
         stop_process(again, timeout=20)
 
@@ -211,4 +243,4 @@ def test_a_second_start_on_the_same_data_dir_keeps_the_cameras(surveillance: Run
         "from cameras.models import Camera; "
         "print(sorted(Camera.objects.values_list('slug', flat=True)))",
     )  # fmt: skip
-    assert listing.strip() == "['cam-a', 'cam-b']"
+    assert listing.strip() == "['cam-a', 'cam-b', 'cam-m']"
