@@ -188,15 +188,7 @@ class DurationFilter(admin.SimpleListFilter):
             return None
         shortest, longest = self.RANGES[self.value()]
         events = queryset if shortest is None else queryset.lasting_at_least(shortest)
-        return events if longest is None else lasting_under(events, longest)
-
-
-def lasting_under(events: MotionEventQuerySet, seconds: float) -> MotionEventQuerySet:
-    """Finished events shorter than `seconds`: lasting_at_least() does not hold for the row.
-    Asked row by row (correlated), so a page stops at its last row; an exclude(pk__in=...)
-    would have the database build the set of every longer event for each query."""
-    longer = MotionEvent.objects.lasting_at_least(seconds).filter(pk=models.OuterRef("pk"))
-    return events.finished().filter(~models.Exists(longer))
+        return events if longest is None else events.lasting_under(longest)
 
 
 def csv_safe(value: object) -> object:

@@ -26,6 +26,27 @@ def snapshot_path(event: MotionEvent, filename: str) -> str:
     return f"snapshots/{day:%Y/%m/%d}/{event.camera.slug}-{filename}"
 
 
+class EventLength(models.Func):
+    """ended_at - started_at in seconds, computed by the database itself (NULL while ongoing).
+    Django's own datetime arithmetic calls a Python function per row on SQLite: a duration
+    filter over 100 000 events took a second."""
+
+    arg_joiner = " - "
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
+    output_field = models.FloatField()
+
+    def __init__(self) -> None:
+        super().__init__(F("ended_at"), F("started_at"))
+
+    def as_sqlite(self, compiler: object, connection: object, **extra: object) -> tuple:
+        return self.as_sql(
+            # julianday() counts days in a double: rounded to the millisecond, 10.000 s is
+            # not 9.9999999 s
+            compiler, connection, template="ROUND((julianday(%(expressions)s)) * 86400.0, 3)",
+            arg_joiner=") - julianday(", **extra,
+        )  # fmt: skip
+
+
 class MotionEventQuerySet(models.QuerySet):
     def for_user(self, user: AbstractBaseUser | AnonymousUser) -> MotionEventQuerySet:
         return self.filter(camera__in=Camera.objects.visible_to(user))
@@ -45,7 +66,11 @@ class MotionEventQuerySet(models.QuerySet):
 
     def lasting_at_least(self, seconds: float) -> MotionEventQuerySet:
         """Finished events at least this long (an ongoing event's length is not known yet)."""
-        return self.filter(ended_at__gte=F("started_at") + dt.timedelta(seconds=seconds))
+        return self.alias(length=EventLength()).filter(length__gte=seconds)
+
+    def lasting_under(self, seconds: float) -> MotionEventQuerySet:
+        """Finished events shorter than this."""
+        return self.alias(length=EventLength()).filter(length__lt=seconds)
 
     def started_between(
         self, start: dt.datetime | None = None, end: dt.datetime | None = None
