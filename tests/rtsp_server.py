@@ -21,6 +21,16 @@ def command(*args):
     return [SYSTEM_PYTHON, str(Path(__file__).resolve()), *map(str, args)]
 
 
+def packages_missing_here():
+    """For tests: the Debian packages the RTSP camera needs and this machine lacks ("" if none)."""
+    import subprocess
+
+    if not Path(SYSTEM_PYTHON).is_file():
+        return "python3"
+    check = subprocess.run(command("--check"), capture_output=True, text=True)
+    return check.stdout.strip() or ("" if check.returncode == 0 else check.stderr.strip())
+
+
 ELEMENTS = {  # what the pipeline needs, and the package that has it
     "filesrc": "gstreamer1.0-plugins-base",
     "qtdemux": "gstreamer1.0-plugins-good",

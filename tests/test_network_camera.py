@@ -37,20 +37,12 @@ def mjpeg_camera(motion_video: Path) -> Iterator[str]:
     stop_process(process, timeout=5)
 
 
-def rtsp_packages_missing() -> str:
-    """The Debian packages the RTSP camera needs and this machine lacks ("" if none)."""
-    if not Path(rtsp_server.SYSTEM_PYTHON).is_file():
-        return "python3"
-    check = subprocess.run(rtsp_server.command("--check"), capture_output=True, text=True)
-    return check.stdout.strip() or ("" if check.returncode == 0 else check.stderr.strip())
-
-
 @pytest.fixture
 def rtsp_camera(motion_video: Path, tmp_path: Path) -> Iterator[str]:
     """An RTSP camera sending the motion video (three times: 24 s) as H.264, as IP cameras do."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("needs the ffmpeg package (apt install ffmpeg)")
-    if missing := rtsp_packages_missing():
+    if missing := rtsp_server.packages_missing_here():
         pytest.skip(f"needs Debian packages for the RTSP camera: apt install {missing}")
     h264 = tmp_path / "motion-h264.mp4"
     subprocess.run(
