@@ -15,7 +15,7 @@ import urllib.request
 from http.client import HTTPException, HTTPResponse
 from urllib.parse import urlsplit, urlunsplit
 
-from cameras.sources import Frame, SourceError, jpeg_size, redact
+from cameras.sources import CorruptFrame, Frame, SourceError, jpeg_size, redact
 
 MAX_HEADER_LINE = 1024
 MAX_HEADERS = 32
@@ -106,8 +106,8 @@ class MjpegStream:
             raise SourceError(f"no frame from {self.name}: {exc or type(exc).__name__}") from None
         captured_at = time.time()
         start = data.find(b"\xff\xd8")
-        if start < 0:
-            raise SourceError(f"{self.name} sent a part that is not a JPEG")
+        if start < 0:  # the stream itself is sound: the next part may well be a picture
+            raise CorruptFrame(f"{self.name} sent a part that is not a JPEG")
         jpeg = data[start:]
         size = jpeg_size(jpeg)
         return Frame(captured_at=captured_at, jpeg=jpeg, width=size[0] if size else 0)

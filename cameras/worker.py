@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 HEALTH_FIELDS = ("fps", "last_frame_at", "dropped_frames", "reconnects")
 
 
+MAX_CORRUPT_IN_A_ROW = 30  # parts without a picture (2 s at 15 fps) before reconnecting
 RETRY_LIMIT = 6.0  # seconds: the longest wait between attempts to reach a camera
 
 
@@ -99,6 +100,7 @@ class CaptureWorker:
         self.next_status = self.next_save = 0.0
         self.last_frame_at: float | None = None  # capture time of the newest frame
         self.connected_at = 0.0  # frames missing before this are an outage, not drops
+        self.corrupt_in_a_row = 0
 
     def run(self) -> None:
         self.bus.start()
@@ -156,12 +158,21 @@ class CaptureWorker:
 
     def read(self) -> Frame | None:
         try:
-            return self.source.read()
+            frame = self.source.read()
+        except CorruptFrame as exc:  # an empty or non-JPEG part in a sound stream: skip it
+            self.camera.dropped_frames += 1
+            self.corrupt_in_a_row += 1
+            if self.corrupt_in_a_row >= MAX_CORRUPT_IN_A_ROW:  # a camera sending only garbage
+                self.disconnect(str(exc))
+            return None
         except EndOfStream:
             logger.info("%s: end of video", self.camera.slug)
             self.stopping = True
         except SourceError as exc:
             self.disconnect(str(exc))
+        else:
+            self.corrupt_in_a_row = 0
+            return frame
         return None
 
     def disconnect(self, reason: str) -> None:

@@ -247,11 +247,12 @@ def test_worker_reports_last_frame_time_dropped_frames_and_reconnects(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_damaged_jpeg_is_skipped_and_counted_without_dropping_the_camera(
-    camera_server: Callable[..., str], redis_server: str
+@pytest.mark.parametrize("bad", ["damaged", "empty"])
+def test_a_damaged_or_empty_jpeg_is_skipped_and_counted_without_dropping_the_camera(
+    camera_server: Callable[..., str], redis_server: str, bad: str
 ) -> None:
     jpegs = [jpeg_of(shade) for shade in range(20, 100, 10)]
-    jpegs[4] = b"\xff\xd8" + b"\x00 damaged on the way " * 50
+    jpegs[4] = b"\xff\xd8" + b"\x00 damaged on the way " * 50 if bad == "damaged" else b""
     url = camera_server(paced, jpegs)
     camera = Camera.objects.create(slug="porch", name="Porch", source=url, detection_fps=30)
     bus = Bus()
@@ -292,3 +293,23 @@ def test_a_camera_that_changes_resolution_mid_stream_goes_on(
     # Each new size starts a new background: the last size's 6 frames, less the first, analysed.
     assert worker.detector.frames_seen == 5 and worker.detector.background.shape[1] >= 320
     assert camera.reconnects == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_camera_sending_only_garbage_parts_is_reconnected_with_the_reason(
+    camera_server: Callable[..., str], redis_server: str
+) -> None:
+    url = camera_server(paced, [b"\x00 garbage \x00"] * 40)
+    camera = Camera.objects.create(slug="porch", name="Porch", source=url)
+    bus = Bus()
+    bus.start()
+    worker = CaptureWorker(camera, bus)
+    try:
+        worker.connect()
+        while worker.source is not None:
+            worker.step()
+    finally:
+        bus.stop()
+    assert camera.dropped_frames == 30  # skipped one by one, then given up on
+    camera.refresh_from_db()
+    assert camera.status == Camera.Status.OFFLINE and "not a JPEG" in camera.status_detail
