@@ -386,3 +386,26 @@ def test_after_a_redis_restart_the_page_recovers_and_catches_up_on_what_it_misse
     assert sum(1 for t in toast_log(page) if t["id"] == missed.pk) == 1
     assert worker.poll() is None
     page.close()
+
+
+MARKUP = '<img src=x onerror="window.pwned=1">'
+
+
+@pytest.fixture
+def marked_up_camera(motion_video: Path) -> Camera:
+    return Camera.objects.create(slug="xss", name=MARKUP, source=str(motion_video), end_after=1.0)
+
+
+def test_markup_in_a_camera_name_is_shown_as_text_in_toasts_and_the_strip(
+    live_server_url: str, owner: object, marked_up_camera: Camera, start_worker: Callable,
+    browser: Browser,
+) -> None:  # fmt: skip
+    start_worker("xss")
+    page = logged_in_page(browser, live_server_url, "owner")
+    page.evaluate(RECORD_TOASTS)
+    wait_until(lambda: toast_log(page), 30, "a toast for the camera")
+    expect(page.locator(".toast .toast-camera").first).to_have_text(MARKUP)
+    expect(page.locator("#recent-events .recent-camera").first).to_have_text(MARKUP)
+    assert page.evaluate("() => window.pwned") is None
+    assert page.locator("#toasts img[src='x'], #recent-events img[src='x']").count() == 0
+    page.close()
