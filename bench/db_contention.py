@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.worker_cpu import manage  # noqa: E402
-from tests.processes import free_port, stop_process, wait_until  # noqa: E402
+from tests.processes import free_port, serves_healthz, stop_process, wait_until  # noqa: E402
 
 WORKERS = 8
 CLIENTS = 4
@@ -154,7 +154,7 @@ def main() -> None:
 
             spawn("web", web_server_argv("127.0.0.1", port))
             url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _healthy(url), 30, "the web process")
+            wait_until(lambda: serves_healthz(url), 30, "the web process")
             for index in range(WORKERS):
                 spawn(f"cam{index}", [sys.executable, "manage.py", "capture", f"cam{index}"])
             stop = threading.Event()
@@ -194,13 +194,6 @@ def main() -> None:
               f"{sum(c.errors for c in clients)} | {len(found)} |")  # fmt: skip
         for line in found[:10]:
             print("    " + line)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.processes import free_port, stop_process, wait_until  # noqa: E402
+from tests.processes import free_port, serves_healthz, stop_process, wait_until  # noqa: E402
 
 PASSWORD = secrets.token_urlsafe(16)  # for this throwaway run only
 CAMERAS = [("front-door", "Front door"), ("driveway", "Driveway"), ("garden", "Garden")]
@@ -109,20 +108,13 @@ def main() -> None:
         )  # fmt: skip
         url = f"http://{bind}"
         try:
-            wait_until(lambda: _serves(url), 60, "the site to serve /healthz")
+            wait_until(lambda: serves_healthz(url), 60, "the site to serve /healthz")
             for done in range(0, int(args.seconds), 15):
                 say(f"collecting motion: {done}/{int(args.seconds)} s")
                 time.sleep(min(15, args.seconds - done))
             take(url, args.out)
         finally:
             stop_process(server, timeout=20)
-
-
-def _serves(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 if __name__ == "__main__":

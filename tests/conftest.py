@@ -84,9 +84,15 @@ async def close_thread_connections() -> AsyncIterator[None]:
     await sync_to_async(connections.close_all)()
 
 
-def session_cookie(user: User) -> tuple[Client, bytes]:
+def client_for(user: User) -> Client:
+    """Django's test client, logged in as `user`."""
     client = Client()
     client.force_login(user)
+    return client
+
+
+def session_cookie(user: User) -> tuple[Client, bytes]:
+    client = client_for(user)
     return client, f"sessionid={client.cookies['sessionid'].value}".encode()
 
 

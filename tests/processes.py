@@ -24,6 +24,16 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def serves_healthz(url: str, timeout: float = 2) -> bool:
+    """The web process at `url` answers /healthz with 200 (its channel layer works)."""
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
     if process.poll() is None:
         process.terminate()

@@ -19,17 +19,12 @@ from django.test.utils import CaptureQueriesContext
 from cameras.models import Camera
 from events.admin import ChangeListEvents
 from events.models import MotionEvent
+from tests.conftest import client_for
 
 EVENTS = "/admin/events/motionevent/"
 CAMERAS = "/admin/cameras/camera/"
 NOON = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 JPEG, CLEAN_JPEG = b"\xff\xd8a\xff\xd9", b"\xff\xd8c\xff\xd9"
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def make_event(

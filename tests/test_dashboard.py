@@ -11,12 +11,7 @@ from django.utils import timezone
 from cameras.models import Camera
 from events.activity import hourly_bars
 from events.models import MotionEvent
-
-
-def client_for(user: object) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.conftest import client_for
 
 
 def event_at(camera: Camera, minutes_ago: float, seconds: float | None = 5) -> MotionEvent:

@@ -7,6 +7,7 @@ from django.test import Client
 
 from cameras.models import Camera
 from events.models import MotionEvent
+from tests.conftest import client_for
 
 
 @pytest.fixture
@@ -14,12 +15,6 @@ def event(front_door: Camera) -> MotionEvent:
     event = MotionEvent.objects.create(camera=front_door)
     event.save_snapshots(b"\xff\xd8annotated\xff\xd9", b"\xff\xd8clean\xff\xd9")
     return event
-
-
-def client_for(user: object) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_dashboard_needs_login(db: None) -> None:
