@@ -246,6 +246,23 @@ def test_worker_reports_last_frame_time_dropped_frames_and_reconnects(
     assert camera.last_frame_at.isoformat() == message["last_frame_at"]
 
 
+def worker_through(camera: Camera, frames: int) -> CaptureWorker:
+    """A worker that connects to the camera, takes `frames` frames without ever losing the
+    connection, and stops."""
+    bus = Bus()
+    bus.start()
+    worker = CaptureWorker(camera, bus)
+    try:
+        worker.connect()
+        for _ in range(frames):
+            worker.step()
+            assert worker.source is not None
+    finally:
+        worker.shutdown()
+        bus.stop()
+    return worker
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("bad", ["damaged", "empty"])
 def test_a_damaged_or_empty_jpeg_is_skipped_and_counted_without_dropping_the_camera(
@@ -255,17 +272,7 @@ def test_a_damaged_or_empty_jpeg_is_skipped_and_counted_without_dropping_the_cam
     jpegs[4] = b"\xff\xd8" + b"\x00 damaged on the way " * 50 if bad == "damaged" else b""
     url = camera_server(paced, jpegs)
     camera = Camera.objects.create(slug="porch", name="Porch", source=url, detection_fps=30)
-    bus = Bus()
-    bus.start()
-    worker = CaptureWorker(camera, bus)
-    try:
-        worker.connect()
-        for _ in jpegs:  # every frame is analysed at 30 fps detection
-            worker.step()
-            assert worker.source is not None
-    finally:
-        worker.shutdown()
-        bus.stop()
+    worker = worker_through(camera, len(jpegs))  # every frame analysed at 30 fps detection
     assert camera.dropped_frames == 1 and camera.reconnects == 0
     assert worker.detector.frames_seen == len(jpegs) - 2  # the first sets the background
 
@@ -279,17 +286,7 @@ def test_a_camera_that_changes_resolution_mid_stream_goes_on(
     jpegs += [jpeg_of(shade, (1280, 720)) for shade in range(140, 200, 10)]
     url = camera_server(paced, jpegs)
     camera = Camera.objects.create(slug="porch", name="Porch", source=url, detection_fps=30)
-    bus = Bus()
-    bus.start()
-    worker = CaptureWorker(camera, bus)
-    try:
-        worker.connect()
-        for _ in jpegs:
-            worker.step()
-            assert worker.source is not None
-    finally:
-        worker.shutdown()
-        bus.stop()
+    worker = worker_through(camera, len(jpegs))
     # Each new size starts a new background: the last size's 6 frames, less the first, analysed.
     assert worker.detector.frames_seen == 5 and worker.detector.background.shape[1] >= 320
     assert camera.reconnects == 0
