@@ -62,11 +62,11 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
 
     async def refresh(self) -> bool:
         """Re-read what the user may view and (re)join those groups; False once they're gone."""
-        slugs = await self.allowed_slugs()
-        if slugs is None:
+        cameras = await self.allowed_cameras()
+        if cameras is None:
             return False
-        self.allowed = frozenset(slugs)
-        groups = [Camera(slug=slug).group_name for slug in slugs]
+        self.allowed = frozenset(camera.slug for camera in cameras)
+        groups = [camera.group_name for camera in cameras]
         for group in set(self.groups) - set(groups):
             await self.channel_layer.group_discard(group, self.channel_name)
         for group in groups:
@@ -75,11 +75,11 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     @database_sync_to_async
-    def allowed_slugs(self) -> list[str] | None:
+    def allowed_cameras(self) -> list[Camera] | None:
         user = current_user(self.scope)
         if user is None:
             return None
-        return list(Camera.objects.visible_to(user).values_list("slug", flat=True))
+        return list(Camera.objects.visible_to(user).only("slug"))
 
     async def keep_fresh(self) -> None:
         while True:
