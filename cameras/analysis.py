@@ -31,7 +31,7 @@ class VideoAnalysis:
     def __init__(self, settings: DetectorSettings, rules: EventRules) -> None:
         self.detector = MotionDetector(settings)
         self.segmenter = MotionSegmenter(rules)
-        self.interval = settings.interval
+        self.interval, self.width = settings.interval, settings.width
         self.events: list[FoundEvent] = []
         self.peak = 0.0
 
@@ -52,7 +52,7 @@ class VideoAnalysis:
                 frame = source.read()  # not converted unless detection looks at it
                 if t + 1e-9 >= next_detection:
                     next_detection = t + self.interval
-                    self.detect(t, frame.detection_image(self.detector.settings.width))
+                    self.detect(t, frame.detection_image(self.width))
             except EndOfStream:
                 break
             if progress is not None:
