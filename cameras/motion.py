@@ -35,7 +35,7 @@ class DetectorSettings:
     threshold: int = 25  # grey-level difference that counts as change
     min_area: float = 0.005  # smallest region, as a fraction of the frame
     fps: float = 5.0  # detection rate; frames in between are not analysed
-    width: int = 320  # detection image width in pixels
+    width: int = 160  # detection image width in pixels
     mask: list = field(default_factory=list)  # polygons of [x, y] in 0..1 to ignore
     warmup_frames: int = 8
     learn_rate: float = 0.05  # background update where nothing moves
@@ -64,6 +64,8 @@ NO_MOTION = Detection(boxes=[], area=0.0)
 
 
 class MotionDetector:
+    grow = 2  # pixels regions() adds around each object (two dilations by a 3x3 kernel)
+
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         self.background: np.ndarray | None = None  # float32 running average
@@ -75,6 +77,8 @@ class MotionDetector:
         self.frames_seen = 0
         self.absorb_after = max(1, math.ceil(self.settings.absorb_seconds * self.settings.fps))
         self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        # Whatever could be reported is first checked against a change of light.
+        self.relight_above = min(self.settings.relight_above, self.settings.min_area)
 
     def detect(self, image: np.ndarray) -> Detection:
         """Moving regions in a BGR or grey frame, compared with the frames before it."""
@@ -89,7 +93,7 @@ class MotionDetector:
             return NO_MOTION
         changed = self.changed_pixels(grey, self.background)
         count = cv2.countNonZero(changed)
-        if count > self.settings.relight_above * self.watched:
+        if count > self.relight_above * self.watched:
             contrast, brightness, shift = self.lighting(grey)
             relit = self.background * contrast + brightness
             changed_relit = self.changed_pixels(grey, relit)
@@ -152,16 +156,20 @@ class MotionDetector:
     def lighting(self, grey: np.ndarray) -> tuple[float, float, float]:
         """(contrast, brightness, shift): frame = background * contrast + brightness, matched on
         spread and mean where nothing moved last time; shift is the mean's relative change."""
-        mean_now, spread_now = (v[0][0] for v in cv2.meanStdDev(grey, mask=self.calm))
-        mean_before, spread_before = (v[0][0] for v in cv2.meanStdDev(self.background,
-                                                                     mask=self.calm))  # fmt: skip
+        mean_now, spread_now = self.mean_and_spread(grey)
+        mean_before, spread_before = self.mean_and_spread(self.background)
         contrast = spread_now / spread_before if spread_before >= 1 else 1.0
         shift = abs(mean_now - mean_before) / max(1.0, mean_before)
         return contrast, mean_now - contrast * mean_before, shift
 
+    def mean_and_spread(self, image: np.ndarray) -> tuple[float, float]:
+        """As Python floats: a NumPy float64 would widen the float32 background for good."""
+        mean, spread = cv2.meanStdDev(image, mask=self.calm)
+        return float(mean[0][0]), float(spread[0][0])
+
     def regions(self, changed: np.ndarray) -> np.ndarray:
         opened = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self.kernel)
-        return cv2.dilate(opened, self.kernel, iterations=2)
+        return cv2.dilate(opened, self.kernel, iterations=self.grow)
 
     def learn(self, grey: np.ndarray, changed: np.ndarray, regions: np.ndarray) -> None:
         """Follow the scene where nothing moves; take in changes that have stopped changing."""
@@ -191,8 +199,17 @@ class MotionDetector:
             region_area = cv2.contourArea(contour) / total
             if region_area < self.settings.min_area:
                 continue
-            x, y, w, h = cv2.boundingRect(contour)
-            boxes.append((x / width, y / height, w / width, h / height))
+            boxes.append(self.box(cv2.boundingRect(contour), width, height))
             area += region_area
         boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
         return Detection(boxes=boxes, area=round(min(area, 1.0), 4))
+
+    def box(self, rect: tuple[int, int, int, int], width: int, height: int) -> Box:
+        """A region's bounding box without what the dilation added (none is added beyond the
+        frame's edges), as fractions of the frame: at 160 px two pixels are 1.3 % a side."""
+        x, y, w, h = rect
+        left, top = (x + self.grow if x > 0 else 0), (y + self.grow if y > 0 else 0)
+        right = x + w - self.grow if x + w < width else width
+        bottom = y + h - self.grow if y + h < height else height
+        right, bottom = max(right, left + 1), max(bottom, top + 1)
+        return (left / width, top / height, (right - left) / width, (bottom - top) / height)

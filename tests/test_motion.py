@@ -114,6 +114,7 @@ def test_gradual_brightening_is_not_motion() -> None:
     ramp = [1 + 0.4 * step / 25 for step in range(26)]  # x1.0 to x1.4 over 5 s at 5 fps
     brighter = [cv2.convertScaleAbs(background, alpha=gain) for gain in ramp]
     assert not any(detector.detect(noisy(image)).moving for image in brighter)
+    assert detector.background.dtype == np.float32  # refitted, not widened to float64
     assert detector.detect(noisy(with_box(brighter[-1], 160, 80, 40, 60))).moving
 
 
