@@ -57,6 +57,8 @@ class Frame:
     A source may hand a frame over undecoded, with `decode` to make its BGR `image` on first use,
     or as the camera's own JPEG. Most frames are neither analysed (detection runs at a few fps)
     nor watched, and those then cost no colour conversion and no JPEG decode at all.
+
+    A frame's pixels are its own: every source hands over new arrays for every frame.
     """
 
     def __init__(
@@ -81,6 +83,13 @@ class Frame:
             self._image = self._decode() if self._decode else decode_jpeg(self.jpeg)
             self._decode = None
         return self._image
+
+    def keep(self) -> Frame:
+        """This frame, made safe to hold after the source reads the next one: a grabbed frame is
+        converted now, while it still can be; a camera's JPEG stays undecoded until used."""
+        if self._decode is not None:
+            self.image  # noqa: B018 (converts and stores the picture)
+        return self
 
     @property
     def width(self) -> int:

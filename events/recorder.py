@@ -82,10 +82,7 @@ class EventRecorder:
 
     def track(self, frame: Frame, detection: Detection) -> None:
         if self.peak is None or detection.area > self.peak.area:
-            # Copy: the source may reuse its buffer for the next frame.
-            self.peak = Peak(
-                detection.area, Frame(frame.image.copy(), frame.captured_at), detection
-            )
+            self.peak = Peak(detection.area, frame.keep(), detection)
 
     def end(self, at: float) -> None:
         event, peak = self.event, self.peak
