@@ -126,6 +126,21 @@ def test_video_frame_is_converted_only_when_used_and_only_before_the_next_read(
         source.close()
 
 
+def test_a_kept_frame_keeps_its_own_picture_after_the_next_reads(tmp_path: Path) -> None:
+    """What the recorder relies on to hold an event's busiest frame without copying it."""
+    video = write_video(tmp_path / "clip.mp4", 1, moving=(0, 1))
+    source = FileSource(str(video), realtime=False)
+    source.open()
+    try:
+        kept = source.read().keep()
+        picture = kept.image.copy()
+        later = [source.read().image for _ in range(5)]
+        assert (kept.image == picture).all()
+        assert all((image != picture).any() for image in later)  # the box moved on
+    finally:
+        source.close()
+
+
 def test_live_video_is_decoded_on_one_thread_and_analysis_on_all(tmp_path: Path) -> None:
     """One FFmpeg thread keeps up with a live camera for less CPU; `analyze` wants speed."""
     video = str(write_video(tmp_path / "clip.mp4", 1))
