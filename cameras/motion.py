@@ -93,6 +93,9 @@ class MotionDetector:
             return NO_MOTION
         changed = self.changed_pixels(grey, self.background)
         count = cv2.countNonZero(changed)
+        if count == 0:  # a quiet scene, as most of the time
+            self.learn_quiet(grey)
+            return NO_MOTION
         if count > self.relight_above * self.watched:
             contrast, brightness, shift = self.lighting(grey)
             relit = self.background * contrast + brightness
@@ -187,6 +190,14 @@ class MotionDetector:
             taken = settled > 0
             self.background[taken] = grey[taken]
             self.still_for[taken] = 0
+        self.previous = grey
+
+    def learn_quiet(self, grey: np.ndarray) -> None:
+        """learn() for a frame where no pixel changed, in 2 steps instead of 9: all of the scene
+        is calm, and no change is still."""
+        cv2.accumulateWeighted(grey, self.background, self.settings.learn_rate)
+        self.calm = self.ignore
+        self.still_for.fill(0)
         self.previous = grey
 
     def describe(self, regions: np.ndarray) -> Detection:
