@@ -1,12 +1,17 @@
 """What watching one camera costs: our capture worker against the decode floor and `motion`.
 
-    .venv/bin/python bench/capture_cost.py [--seconds 20] [--only NAME ...]
+    .venv/bin/python bench/capture_cost.py [--seconds 20] [--rounds 3] [--only NAME ...]
 
 For each stream — H.264 640x480 and 1920x1080 at 15 fps, each as a file and over RTSP, and MJPEG
-over HTTP at 640x480 — three consumers run one after another, alone on the machine:
+over HTTP at 640x480 — four consumers run one after another, alone on the machine, and again for
+each round, in a rotated order (on a shared virtual machine the same run differs by a quarter from
+one minute to the next; interleaving keeps that drift out of the comparison). The table gives each
+consumer's median and range over the rounds, and the ratios of the medians:
 
 - floor: `ffmpeg` decoding the stream to nothing (`-re` for files: real time);
 - motion: the `motion` daemon (Debian package) detecting motion on it, nothing saved;
+- read: our source read path alone (bench/read_loop.py: every frame read, 5 a second converted
+  for detection, nothing detected), the least any worker built on it can cost;
 - worker: `manage.py capture`, nobody watching the live view (it reads, detects, records
   events and reports health, as in production).
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -232,37 +238,66 @@ class Bench:
         argv = [sys.executable, str(REPO / "manage.py"), "capture", slug]
         return self.consumer(f"worker {slug}", argv, env=self.env, ready=online, observe=health)
 
-    def stream(self, stream: Stream, video: Path, slug: str) -> dict[str, Run]:
-        print(f"\n{stream.name}", flush=True)
-        runs: dict[str, Run] = {}
+    def read_loop(self, url: str, slug: str) -> Run:
+        label = f"read {slug}"
+        log = self.tmp / f"{label.replace(' ', '-')}.log"
+        argv = [sys.executable, str(REPO / "bench" / "read_loop.py"), url]
+        return self.consumer(label, argv, ready=lambda: b"ready" in log.read_bytes())
+
+    def run(self, kind: str, stream: Stream, video: Path, slug: str) -> Run:
         with Server(stream, video) as server:
-            runs["floor"] = self.consumer(f"floor {slug}", floor_argv(stream, server.url))
-        with Server(stream, video) as server:
-            runs["motion"] = self.consumer(
-                f"motion {slug}", motion_argv(stream, server.url, self.tmp)
-            )
-        with Server(stream, video) as server:
-            runs["worker"] = self.worker(stream, server.url, slug)
+            if kind == "floor":
+                return self.consumer(f"floor {slug}", floor_argv(stream, server.url))
+            if kind == "motion":
+                return self.consumer(f"motion {slug}", motion_argv(stream, server.url, self.tmp))
+            if kind == "read":
+                return self.read_loop(server.url, slug)
+            return self.worker(stream, server.url, slug)
+
+    def stream(self, stream: Stream, video: Path, slug: str, rounds: int) -> dict[str, list[Run]]:
+        runs: dict[str, list[Run]] = {kind: [] for kind in CONSUMERS}
+        for round_ in range(rounds):
+            print(f"\n{stream.name}, round {round_ + 1}/{rounds}", flush=True)
+            turn = round_ % len(CONSUMERS)
+            order = CONSUMERS[turn:] + CONSUMERS[:turn]
+            for kind in order:
+                runs[kind].append(self.run(kind, stream, video, slug))
         return runs
 
 
-def report(results: dict[str, dict[str, Run]], seconds: float, loads: list[str]) -> str:
+CONSUMERS = ["floor", "motion", "read", "worker"]
+
+
+def cell(runs: list[Run]) -> str:
+    """The median, and the range when there was more than one round."""
+    cpus = sorted(run.cpu for run in runs)
+    if len(cpus) == 1:
+        return f"{cpus[0]:.1f}"
+    return f"{statistics.median(cpus):.1f} ({cpus[0]:.1f} to {cpus[-1]:.1f})"
+
+
+def report(
+    results: dict[str, dict[str, list[Run]]], seconds: float, rounds: int, loads: list[str]
+) -> str:
     lines = [
         f"# Capture cost per camera — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"% of one core over {seconds:.0f} s after {WARMUP:.0f} s of warm-up, each consumer "
-        f"alone; {os.cpu_count()} cores; load average {' → '.join(loads)}. Nobody watching "
-        f"the live view. Target: worker ≤ {FLOOR_LIMIT} times the floor and below `motion`.",
+        f"alone, {rounds} interleaved round(s): median (range); {os.cpu_count()} cores; load "
+        f"average {' → '.join(loads)}. Nobody watching the live view. Target: worker ≤ "
+        f"{FLOOR_LIMIT} times the floor and below `motion`.",
         "",
-        "| stream | decode floor (ffmpeg) | `motion` | our worker | worker / floor "
-        "| worker / `motion` | worker saw |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| stream | decode floor (ffmpeg) | `motion` | our read path | our worker "
+        "| worker / floor | worker / `motion` | worker saw |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, runs in results.items():
-        floor, motion, worker = runs["floor"].cpu, runs["motion"].cpu, runs["worker"].cpu
+        median = {kind: statistics.median(run.cpu for run in runs[kind]) for kind in CONSUMERS}
+        floor, motion, worker = median["floor"], median["motion"], median["worker"]
+        cells = " | ".join(cell(runs[kind]) for kind in CONSUMERS)
         lines.append(
-            f"| {name} | {floor:.1f} | {motion:.1f} | {worker:.1f} | {worker / floor:.2f} "
-            f"| {worker / motion:.2f} | {runs['worker'].note} |"
+            f"| {name} | {cells} | {worker / floor:.2f} | {worker / motion:.2f} "
+            f"| {runs['worker'][-1].note} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -270,6 +305,7 @@ def report(results: dict[str, dict[str, Run]], seconds: float, loads: list[str])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each consumer per stream")
     parser.add_argument("--only", nargs="*", help="streams whose name contains one of these")
     args = parser.parse_args()
     for tool, package in (("ffmpeg", "ffmpeg"), ("motion", "motion")):
@@ -290,14 +326,14 @@ def main() -> None:
             manage(env, "migrate", "--noinput", "--verbosity", "0")
             bench = Bench(tmp, env, args.seconds)
             results = {
-                s.name: bench.stream(s, videos[s.size], f"cam{index}")
+                s.name: bench.stream(s, videos[s.size], f"cam{index}", args.rounds)
                 for index, s in enumerate(streams)
             }
         finally:
             redis.terminate()
             redis.wait(time.monotonic() + 10)
         loads.append(load_average())
-    table = report(results, args.seconds, loads)
+    table = report(results, args.seconds, args.rounds, loads)
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(table)
     print(f"\n{table}\n(written to {OUT.relative_to(REPO)})")
