@@ -40,7 +40,7 @@ class DetectorSettings:
     warmup_frames: int = 8
     learn_rate: float = 0.05  # background update where nothing moves
     absorb_seconds: float = 4.0  # a change that stays still this long joins the background
-    relight_above: float = 0.02  # this fraction changed: ask whether lighting explains it
+    relight_above: float = 0.02  # this fraction (or min_area, if less) changed: was it light?
     light_switch: float = 0.15  # a jump of brightness or contrast by this fraction at once
     global_change: float = 0.5  # this fraction changed at once is lighting, not motion
 
