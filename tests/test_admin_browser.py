@@ -35,6 +35,12 @@ def open_camera_page(page: Page, camera: Camera) -> None:
     expect(page.locator(".mask-editor-tools")).to_be_visible()
 
 
+def save_and_continue(page: Page, camera: Camera) -> None:
+    page.get_by_role("button", name="Save and continue editing").click()
+    page.wait_for_url(f"**/admin/cameras/camera/{camera.pk}/change/", wait_until="commit")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+
+
 def click_at(page: Page, x: float, y: float) -> None:
     """A click on the editor at (x, y), fractions of its width and height."""
     canvas = page.locator(".mask-editor-canvas")
@@ -116,9 +122,7 @@ def test_mask_editor_draws_polygons_on_a_placeholder_when_the_camera_is_offline(
     close.click()
     assert_near(mask_text(page), [[[0, 0], [0.2, 0], [0.2, 0.2]], TRIANGLE])
 
-    page.get_by_role("button", name="Save and continue editing").click()
-    page.wait_for_url(f"**/admin/cameras/camera/{porch.pk}/change/", wait_until="commit")
-    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    save_and_continue(page, porch)
     page.reload(wait_until="domcontentloaded")
     saved = mask_text(page)
     assert_near(saved, [[[0, 0], [0.2, 0], [0.2, 0.2]], TRIANGLE])
@@ -147,9 +151,7 @@ def test_mask_editor_keeps_text_and_picture_in_step(
     for x, y in TRIANGLE:
         click_at(page, x, y)
     assert mask_text(page) == []  # an open polygon is not in the field yet
-    page.get_by_role("button", name="Save and continue editing").click()
-    page.wait_for_url(f"**/admin/cameras/camera/{porch.pk}/change/", wait_until="commit")
-    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    save_and_continue(page, porch)
     assert_near(outside_the_browser_loop(lambda: Camera.objects.get(pk=porch.pk).mask), [TRIANGLE])
     page.close()
 
