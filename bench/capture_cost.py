@@ -204,7 +204,7 @@ class Bench:
                  observe: Callable[[], str] = lambda: "") -> Run:  # fmt: skip
         """Run argv, measure it once `ready`, and describe what it saw (`observe`) before
         stopping it."""
-        log = self.tmp / f"{label.replace(' ', '-')}.log"
+        log = self.log(label)
         with log.open("wb") as out:
             process = subprocess.Popen(
                 argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -240,9 +240,12 @@ class Bench:
 
     def read_loop(self, url: str, slug: str) -> Run:
         label = f"read {slug}"
-        log = self.tmp / f"{label.replace(' ', '-')}.log"
         argv = [sys.executable, str(REPO / "bench" / "read_loop.py"), url]
-        return self.consumer(label, argv, ready=lambda: b"ready" in log.read_bytes())
+        return self.consumer(label, argv, ready=lambda: b"ready" in self.log(label).read_bytes())
+
+    def log(self, label: str) -> Path:
+        """Where a consumer's output goes."""
+        return self.tmp / f"{label.replace(' ', '-')}.log"
 
     def run(self, kind: str, stream: Stream, video: Path, slug: str) -> Run:
         with Server(stream, video) as server:

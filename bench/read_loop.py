@@ -30,12 +30,13 @@ def main() -> None:
     source = open_source(args.source)
     source.open()
     print("ready", flush=True)
+    interval = DetectorSettings(fps=args.detection_fps).interval
     next_conversion = 0.0
     try:
         while True:
             frame = source.read()
             if frame.captured_at >= next_conversion:  # as CaptureWorker.process schedules it
-                next_conversion = frame.captured_at + 0.95 / args.detection_fps
+                next_conversion = frame.captured_at + interval
                 frame.detection_image(DetectorSettings.width)
     finally:
         source.close()
