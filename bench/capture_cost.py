@@ -1,12 +1,15 @@
 """What watching one camera costs: our capture worker against the decode floor and `motion`.
 
-    .venv/bin/python bench/capture_cost.py [--seconds 20] [--rounds 3] [--only NAME ...]
+    .venv/bin/python bench/capture_cost.py [--seconds 20] [--rounds 5] [--only NAME ...] [--busy N]
 
 For each stream — H.264 640x480 and 1920x1080 at 15 fps, each as a file and over RTSP, and MJPEG
-over HTTP at 640x480 — four consumers run one after another, alone on the machine, and again for
-each round, in a rotated order (on a shared virtual machine the same run differs by a quarter from
-one minute to the next; interleaving keeps that drift out of the comparison). The table gives each
-consumer's median and range over the rounds, and the ratios of the medians:
+over HTTP at 640x480 — four consumers run side by side, each on its own copy of the stream, and
+are measured over the same window; again for each round. On a shared virtual machine the same
+process costs a quarter more or less from one minute to the next: measured one after another,
+the consumers were compared across that drift. Side by side, each round compares them under the
+same conditions (all four take about a fifth of one of the 2 cores at 640x480). `--busy N` runs
+N memory-bound processes beside them, as on a machine with other work to do. The table gives each
+consumer's median and range over the rounds, and the median and range of the rounds' ratios:
 
 - floor: `ffmpeg` decoding the stream to nothing (`-re` for files: real time);
 - motion: the `motion` daemon (Debian package) detecting motion on it, nothing saved;
@@ -18,16 +21,17 @@ consumer's median and range over the rounds, and the ratios of the medians:
 Each is measured from /proc (utime+stime of the process and all its threads) over a window that
 starts after a warm-up. Servers: GStreamer's RTSP server (tests/rtsp_server.py, with Debian's
 python3) and an MJPEG-over-HTTP camera (bench/mjpeg_server.py: `motion` needs one that takes
-more than ffmpeg's single client), both on 127.0.0.1, started fresh per consumer.
+more than ffmpeg's single client), on 127.0.0.1, one per consumer and round.
 
 The videos are made from ../shared/testdata/highway-640x480-15fps.mp4 (real traffic footage;
 without it, from a synthetic scene) and kept in bench/out/streams/. Prints progress and a
-markdown table, and writes the table to bench/out/capture_cost.md.
+markdown table, and writes the table to bench/out/capture_cost.md (-busyN.md with --busy).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -59,6 +63,8 @@ OUT = REPO / "bench" / "out" / "capture_cost.md"
 WARMUP = 5.0
 PROGRESS_EVERY = 5.0
 FLOOR_LIMIT = 1.3  # the target: worker CPU at most this times the decode floor
+# A busy machine for --busy: a loop over 64 MB, evicting the caches every consumer shares.
+BUSY = "import numpy\nbig = numpy.ones(8 << 20)\nwhile True:\n    big += 1.0"
 
 
 @dataclass
@@ -175,51 +181,91 @@ class Run:
     note: str = ""
 
 
+@dataclass
+class Consumer:
+    """One process being measured, with how to tell it is up and what it saw."""
+
+    kind: str
+    process: subprocess.Popen
+    log: Path
+    ready: Callable[[], bool] = lambda: True
+    observe: Callable[[], str] = lambda: ""
+
+
 class Bench:
     def __init__(self, tmp: Path, env: dict[str, str], seconds: float) -> None:
         self.tmp, self.env, self.seconds = tmp, env, seconds
 
-    def measure(self, label: str, process: subprocess.Popen, ready: Callable[[], bool]) -> float:
+    def round(self, stream: Stream, video: Path, slug: str) -> dict[str, Run]:
+        """All consumers at once, each on its own server, measured over the same window."""
+        with contextlib.ExitStack() as stack:
+            consumers = []
+            for kind in CONSUMERS:
+                url = stack.enter_context(Server(stream, video)).url
+                consumer = self.start(kind, stream, url, slug)
+                stack.callback(stop_process, consumer.process, 15)
+                consumers.append(consumer)
+            try:
+                cpus = self.measure(consumers)
+            except RuntimeError:
+                for consumer in consumers:
+                    print(f"--- {consumer.log.name}")
+                    print(consumer.log.read_text(errors="replace")[-2000:])
+                raise
+            return {c.kind: Run(cpus[c.kind], c.observe()) for c in consumers}
+
+    def measure(self, consumers: list[Consumer]) -> dict[str, float]:
         started = time.monotonic()
-        while not ready():
-            if process.poll() is not None:
-                raise RuntimeError(f"{label} exited with {process.returncode}")
+        waiting = list(consumers)
+        while waiting:
+            self.check(consumers)
             if time.monotonic() - started > 60:
-                raise RuntimeError(f"{label} not ready after 60 s")
+                raise RuntimeError(f"not ready after 60 s: {', '.join(c.kind for c in waiting)}")
+            waiting = [c for c in waiting if not c.ready()]
             time.sleep(0.5)
         time.sleep(WARMUP)
-        cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
+        cpu0 = {c.kind: cpu_seconds(c.process.pid) for c in consumers}
+        t0 = time.monotonic()
+
+        def cpus() -> dict[str, float]:
+            wall = time.monotonic() - t0
+            return {c.kind: 100 * (cpu_seconds(c.process.pid) - cpu0[c.kind]) / wall
+                    for c in consumers}  # fmt: skip
+
         while (elapsed := time.monotonic() - t0) < self.seconds:
             time.sleep(min(PROGRESS_EVERY, self.seconds - elapsed))
-            if process.poll() is not None:
-                raise RuntimeError(f"{label} exited with {process.returncode} while measured")
-            wall = time.monotonic() - t0
-            print(f"    {label}: {wall:3.0f}/{self.seconds:.0f} s, "
-                  f"{100 * (cpu_seconds(process.pid) - cpu0) / wall:5.1f} % of a core, "
+            self.check(consumers)
+            so_far = ", ".join(f"{kind} {cpu:.1f}" for kind, cpu in cpus().items())
+            print(f"    {time.monotonic() - t0:3.0f}/{self.seconds:.0f} s: {so_far} % of a core; "
                   f"load {load_average()}", flush=True)  # fmt: skip
-        return 100 * (cpu_seconds(process.pid) - cpu0) / (time.monotonic() - t0)
+        return cpus()
 
-    def consumer(self, label: str, argv: list[str], env: dict | None = None,
-                 ready: Callable[[], bool] = lambda: True,
-                 observe: Callable[[], str] = lambda: "") -> Run:  # fmt: skip
-        """Run argv, measure it once `ready`, and describe what it saw (`observe`) before
-        stopping it."""
-        log = self.log(label)
+    def check(self, consumers: list[Consumer]) -> None:
+        for consumer in consumers:
+            if consumer.process.poll() is not None:
+                raise RuntimeError(f"{consumer.kind} exited with {consumer.process.returncode}")
+
+    def start(self, kind: str, stream: Stream, url: str, slug: str) -> Consumer:
+        if kind == "floor":
+            return self.spawn(kind, floor_argv(stream, url))
+        if kind == "motion":
+            return self.spawn(kind, motion_argv(stream, url, self.tmp))
+        if kind == "read":
+            consumer = self.spawn(kind, [sys.executable, str(REPO / "bench" / "read_loop.py"), url])
+            consumer.ready = lambda: b"ready" in consumer.log.read_bytes()
+            return consumer
+        return self.worker(url, slug)
+
+    def spawn(self, kind: str, argv: list[str], env: dict | None = None) -> Consumer:
+        log = self.tmp / f"{kind}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
-        try:
-            cpu = self.measure(label, process, ready)
-            return Run(cpu, observe())
-        except RuntimeError:
-            print(log.read_text(errors="replace")[-2000:])
-            raise
-        finally:
-            stop_process(process, 15)
+        return Consumer(kind, process, log)
 
-    def worker(self, stream: Stream, url: str, slug: str) -> Run:
+    def worker(self, url: str, slug: str) -> Consumer:
         from cameras.models import Camera
 
         Camera.objects.filter(slug=slug).delete()
@@ -236,80 +282,66 @@ class Bench:
             return f"{fps}, {camera.dropped_frames} dropped, {camera.reconnects} reconnects"
 
         argv = [sys.executable, str(REPO / "manage.py"), "capture", slug]
-        return self.consumer(f"worker {slug}", argv, env=self.env, ready=online, observe=health)
+        consumer = self.spawn("worker", argv, env=self.env)
+        consumer.ready, consumer.observe = online, health
+        return consumer
 
-    def read_loop(self, url: str, slug: str) -> Run:
-        label = f"read {slug}"
-        argv = [sys.executable, str(REPO / "bench" / "read_loop.py"), url]
-        return self.consumer(label, argv, ready=lambda: b"ready" in self.log(label).read_bytes())
-
-    def log(self, label: str) -> Path:
-        """Where a consumer's output goes."""
-        return self.tmp / f"{label.replace(' ', '-')}.log"
-
-    def run(self, kind: str, stream: Stream, video: Path, slug: str) -> Run:
-        with Server(stream, video) as server:
-            if kind == "floor":
-                return self.consumer(f"floor {slug}", floor_argv(stream, server.url))
-            if kind == "motion":
-                return self.consumer(f"motion {slug}", motion_argv(stream, server.url, self.tmp))
-            if kind == "read":
-                return self.read_loop(server.url, slug)
-            return self.worker(stream, server.url, slug)
-
-    def stream(self, stream: Stream, video: Path, slug: str, rounds: int) -> dict[str, list[Run]]:
-        runs: dict[str, list[Run]] = {kind: [] for kind in CONSUMERS}
+    def stream(self, stream: Stream, video: Path, slug: str, rounds: int) -> list[dict[str, Run]]:
+        runs = []
         for round_ in range(rounds):
             print(f"\n{stream.name}, round {round_ + 1}/{rounds}", flush=True)
-            turn = round_ % len(CONSUMERS)
-            order = CONSUMERS[turn:] + CONSUMERS[:turn]
-            for kind in order:
-                runs[kind].append(self.run(kind, stream, video, slug))
+            runs.append(self.round(stream, video, slug))
         return runs
 
 
 CONSUMERS = ["floor", "motion", "read", "worker"]
 
 
-def cell(runs: list[Run]) -> str:
+def cell(values: list[float], digits: int = 1) -> str:
     """The median, and the range when there was more than one round."""
-    cpus = sorted(run.cpu for run in runs)
-    if len(cpus) == 1:
-        return f"{cpus[0]:.1f}"
-    return f"{statistics.median(cpus):.1f} ({cpus[0]:.1f} to {cpus[-1]:.1f})"
+    values = sorted(values)
+    low, median, high = (
+        f"{v:.{digits}f}" for v in (values[0], statistics.median(values), values[-1])
+    )
+    return median if len(values) == 1 else f"{median} ({low} to {high})"
 
 
 def report(
-    results: dict[str, dict[str, list[Run]]], seconds: float, rounds: int, loads: list[str]
+    results: dict[str, list[dict[str, Run]]], args: argparse.Namespace, loads: list[str]
 ) -> str:
+    seconds, rounds = args.seconds, args.rounds
+    busy = f" {args.busy} memory-bound process(es) ran beside them (--busy)." if args.busy else ""
     lines = [
         f"# Capture cost per camera — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"% of one core over {seconds:.0f} s after {WARMUP:.0f} s of warm-up, each consumer "
-        f"alone, {rounds} interleaved round(s): median (range); {os.cpu_count()} cores; load "
-        f"average {' → '.join(loads)}. Nobody watching the live view. Target: worker ≤ "
-        f"{FLOOR_LIMIT} times the floor and below `motion`.",
+        f"% of one core over the same {seconds:.0f} s for all four consumers, side by side, after "
+        f"{WARMUP:.0f} s of warm-up; {rounds} round(s): median (range), and the median (range) of "
+        f"each round's ratio; {os.cpu_count()} cores; load average {' → '.join(loads)}.{busy} "
+        f"Nobody watching the live view. Target: worker ≤ {FLOOR_LIMIT} times the floor and "
+        "below `motion`.",
         "",
         "| stream | decode floor (ffmpeg) | `motion` | our read path | our worker "
         "| worker / floor | worker / `motion` | worker saw |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, runs in results.items():
-        median = {kind: statistics.median(run.cpu for run in runs[kind]) for kind in CONSUMERS}
-        floor, motion, worker = median["floor"], median["motion"], median["worker"]
-        cells = " | ".join(cell(runs[kind]) for kind in CONSUMERS)
-        lines.append(
-            f"| {name} | {cells} | {worker / floor:.2f} | {worker / motion:.2f} "
-            f"| {runs['worker'][-1].note} |"
+        cpus = " | ".join(cell([run[kind].cpu for run in runs]) for kind in CONSUMERS)
+        ratios = " | ".join(
+            cell([run["worker"].cpu / run[kind].cpu for run in runs], 2)
+            for kind in ("floor", "motion")
         )
+        lines.append(f"| {name} | {cpus} | {ratios} | {runs[-1]['worker'].note} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each consumer per stream")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per stream")
     parser.add_argument("--only", nargs="*", help="streams whose name contains one of these")
+    parser.add_argument(
+        "--busy", type=int, default=0, help="memory-bound processes to run beside the consumers"
+    )
     args = parser.parse_args()
     for tool, package in (("ffmpeg", "ffmpeg"), ("motion", "motion")):
         if shutil.which(tool) is None:
@@ -325,6 +357,7 @@ def main() -> None:
         env = setup_django(tmp / "data", sock)
         loads = [load_average()]
         redis = start_redis(sock, env)
+        busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(args.busy)]
         try:
             manage(env, "migrate", "--noinput", "--verbosity", "0")
             bench = Bench(tmp, env, args.seconds)
@@ -333,13 +366,16 @@ def main() -> None:
                 for index, s in enumerate(streams)
             }
         finally:
+            for process in busy:
+                stop_process(process, 5)
             redis.terminate()
             redis.wait(time.monotonic() + 10)
         loads.append(load_average())
-    table = report(results, args.seconds, args.rounds, loads)
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(table)
-    print(f"\n{table}\n(written to {OUT.relative_to(REPO)})")
+    table = report(results, args, loads)
+    out = OUT.with_stem(f"{OUT.stem}-busy{args.busy}") if args.busy else OUT
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(table)
+    print(f"\n{table}\n(written to {out.relative_to(REPO)})")
 
 
 if __name__ == "__main__":
