@@ -7,9 +7,10 @@ over HTTP at 640x480 — four consumers run side by side, each on its own copy o
 are measured over the same window; again for each round. On a shared virtual machine the same
 process costs a quarter more or less from one minute to the next: measured one after another,
 the consumers were compared across that drift. Side by side, each round compares them under the
-same conditions (all four take about a fifth of one of the 2 cores at 640x480). `--busy N` runs
-N memory-bound processes beside them, as on a machine with other work to do. The table gives each
-consumer's median and range over the rounds, and the median and range of the rounds' ratios:
+same conditions (all four together take an eighth of one core at 640x480, three-fifths of one at
+1080p, on a 2-core machine). `--busy N` runs N memory-bound processes beside them, as on a machine
+with other work to do. The table gives each consumer's median and range over the rounds, and the
+median and range of the rounds' ratios:
 
 - floor: `ffmpeg` decoding the stream to nothing (`-re` for files: real time);
 - motion: the `motion` daemon (Debian package) detecting motion on it, nothing saved;
