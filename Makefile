@@ -44,8 +44,12 @@ system-packages:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)
 
+# Debian starts the `motion` it installs as a service, which would take /dev/video0 from a worker;
+# the bench runs its own, so a motion installed by this target is stopped and disabled.
 bench-packages: system-packages
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PACKAGES)
+	@installed=$$(dpkg -s motion >/dev/null 2>&1 && echo yes); \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PACKAGES) && \
+	if [ -z "$$installed" ] && [ -d /run/systemd/system ]; then systemctl disable --now motion; fi
 
 print-system-packages:
 	@echo $(SYSTEM_PACKAGES)
