@@ -114,7 +114,7 @@ def main() -> None:
         django.setup()
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
         from bench.worker_cpu import start_redis
-        from cameras.supervisor import web_server_argv
+        from capture.supervisor import web_server_argv
 
         dbname = ""
         if args.database_url:

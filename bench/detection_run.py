@@ -16,8 +16,9 @@ from detection_metrics import Run, Sample
 from seed_detector import SeedDetector
 
 from cameras.analysis import VideoAnalysis
-from cameras.motion import NO_MOTION, DetectorSettings
-from events.segments import EventRules
+from cameras.motion.detector import NO_MOTION
+from cameras.motion.segments import EventRules
+from cameras.motion.settings import DetectorSettings
 
 OURS, SEED = "ours", "seed"
 DETECTORS = [OURS, SEED]

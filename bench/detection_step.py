@@ -26,7 +26,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveillance.settings")
 
 from detection_clips import read_frames  # noqa: E402  (beside this script)
 
-from cameras.motion import MotionDetector  # noqa: E402
+from cameras.motion.detector import MotionDetector  # noqa: E402
 
 VIDEO = REPO.parent / "shared" / "testdata" / "highway-640x480-15fps.mp4"
 

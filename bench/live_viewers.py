@@ -260,7 +260,7 @@ async def client(spec: dict) -> None:
 
 
 def spawn(argv: list[str], env: dict[str, str], log: Path, **kwargs: object) -> subprocess.Popen:
-    from cameras.supervisor import die_with_parent
+    from capture.supervisor import die_with_parent
 
     kwargs.setdefault("stdin", subprocess.DEVNULL)
     with log.open("ab") as out:
@@ -301,7 +301,7 @@ class Ours:
         for i in range(self.cameras):
             argv = [python, str(REPO / "manage.py"), "capture", f"cam{i}"]
             self.processes.append(spawn(argv, env, self.logs[i]))
-        from cameras.supervisor import web_server_argv  # needs Django set up
+        from capture.supervisor import web_server_argv  # needs Django set up
 
         self.web = spawn(web_server_argv("127.0.0.1", self.port), env, self.logs[-1])
         self.processes.append(self.web)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cameras.motion import DetectorSettings
+from cameras.motion.settings import DetectorSettings
 from cameras.sources import open_source
 
 

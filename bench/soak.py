@@ -266,7 +266,7 @@ class Servers:
         self.started: dict[str, float] = {}  # camera -> time.time() its worker was started
 
     def start(self) -> None:
-        from cameras.supervisor import web_server_argv
+        from capture.supervisor import web_server_argv
 
         self.redis = start_redis(self.tmp / "redis.sock", self.env)
         web = spawn(web_server_argv("127.0.0.1", self.port), self.env, LOGS / "web.log")

@@ -84,7 +84,7 @@ def setup_django(data_dir: Path, sock: Path) -> dict[str, str]:
 
 
 def start_redis(sock: Path, env: dict[str, str]) -> Any:
-    from cameras.supervisor import Child, find_redis_server, wait_for_redis
+    from capture.supervisor import Child, find_redis_server, wait_for_redis
 
     binary = find_redis_server()
     if binary is None:
@@ -167,7 +167,7 @@ class Worker:
     """One `manage.py capture` process, its stderr in a log file."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        from cameras.supervisor import die_with_parent
+        from capture.supervisor import die_with_parent
 
         self.log = log
         with log.open("wb") as out:

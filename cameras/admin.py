@@ -2,10 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
-from django.db.models import QuerySet
 from django.forms.renderers import BaseRenderer
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
@@ -13,7 +10,6 @@ from django.utils.safestring import SafeString
 
 from cameras.models import Camera
 from cameras.sources import MASK, redact
-from events.models import MotionEvent
 
 
 class MaskWidget(forms.Textarea):
@@ -74,12 +70,6 @@ class CameraForm(forms.ModelForm):
         return source
 
 
-HEALTH = [
-    "status", "status_detail", "status_since", "fps", "last_frame_at", "dropped_frames",
-    "reconnects",
-]  # fmt: skip
-
-
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
     form = CameraForm
@@ -91,7 +81,7 @@ class CameraAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["viewers", "viewer_groups"]
-    readonly_fields = ["live_preview", *HEALTH]
+    readonly_fields = ["live_preview", *Camera.HEALTH_FIELDS]
     fieldsets = [
         (None, {"fields": ["name", "slug", "source", "enabled", "live_preview"]}),
         ("Who may view it", {"fields": ["viewers", "viewer_groups"]}),
@@ -105,19 +95,8 @@ class CameraAdmin(admin.ModelAdmin):
             },
         ),
         ("Retention", {"fields": ["keep_days"]}),
-        ("Health", {"fields": HEALTH}),
+        ("Health", {"fields": Camera.HEALTH_FIELDS}),
     ]  # fmt: skip
-
-    def delete_model(self, request: HttpRequest, obj: Camera) -> None:
-        # The events would go by cascade, leaving their snapshot files behind.
-        with transaction.atomic():
-            MotionEvent.objects.filter(camera=obj).delete_with_files()
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Camera]) -> None:
-        with transaction.atomic():
-            MotionEvent.objects.filter(camera__in=queryset).delete_with_files()
-            super().delete_queryset(request, queryset)
 
     @admin.display(description="source")
     def source_display(self, camera: Camera) -> str:

@@ -10,9 +10,11 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from cameras.motion import DetectorSettings, MotionDetector
-from cameras.sources import EndOfStream, FileSource
-from events.segments import EventRules, MotionSegmenter
+from cameras.motion.detector import MotionDetector
+from cameras.motion.segments import EventRules, MotionSegmenter
+from cameras.motion.settings import DetectorSettings
+from cameras.sources import EndOfStream
+from cameras.sources.opencv import FileSource
 
 Progress = Callable[[int, int], None]  # (frames done, frames in the file or 0 if unknown)
 
@@ -47,9 +49,9 @@ class VideoAnalysis:
     def read_all(self, source: FileSource, progress: Progress | None) -> None:
         total, next_detection = source.frame_count(), 0.0
         while True:
-            t = source.index / source.fps
             try:
                 frame = source.read()  # not converted unless detection looks at it
+                t = source.elapsed  # the frame's own time: index / fps is wrong for VFR files
                 if t + 1e-9 >= next_detection:
                     next_detection = t + self.interval
                     self.detect(t, frame.detection_image(self.width))

@@ -8,26 +8,14 @@ import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 
 from cameras.forms import StreamForm
 from cameras.live import LiveGrid
 from cameras.models import Camera
+from cameras.permissions import Recheck, current_user
 
-RECHECK_EVERY = 30.0  # seconds between permission checks, as for a running MJPEG stream
 MAX_CAMERAS = 64  # cameras one page may watch at once
 DEFAULT_WIDTH, DEFAULT_FPS = 320, 10.0
-
-
-def current_user(scope: dict) -> AbstractBaseUser | None:
-    """The socket's user as the database knows them now; None once logged out or deactivated."""
-    session, user = scope.get("session"), scope.get("user")
-    if session is None or user is None or not user.is_authenticated:
-        return None
-    if not session.exists(session.session_key):
-        return None
-    return get_user_model().objects.filter(pk=user.pk, is_active=True).first()
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -88,14 +76,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def visible_cameras(self, slugs: list[str]) -> list[Camera] | None:
-        user = current_user(self.scope)
+        user = current_user(self.scope.get("session"), self.scope.get("user"))
         if user is None:
             return None
         return list(Camera.objects.visible_to(user).filter(slug__in=slugs, enabled=True))
 
     async def keep_checking(self) -> None:
+        recheck = Recheck()
         while True:
-            await asyncio.sleep(RECHECK_EVERY)
+            await recheck.wait()
             with contextlib.suppress(Exception):  # the database briefly away: next time
                 await self.update()
 

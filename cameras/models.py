@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import ValidationError
@@ -9,9 +11,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from cameras.motion import DetectorSettings
-from cameras.sources import SourceError, parse_source, redact
-from events.segments import EventRules
+from cameras.motion.segments import EventRules
+from cameras.motion.settings import DetectorSettings
+from cameras.sources import SourceError, normalize_source, parse_source, redact
 
 
 def validate_mask(value: object) -> None:
@@ -135,6 +137,12 @@ class Camera(models.Model):
 
     objects = CameraQuerySet.as_manager()
 
+    # Written by the capture worker, shown in admin, on the dashboard and on the wire.
+    HEALTH_FIELDS = (
+        "status", "status_detail", "status_since", "fps", "last_frame_at", "dropped_frames",
+        "reconnects",
+    )  # fmt: skip
+
     class Meta:
         ordering = ["name"]  # a short table; every list shows cameras by name
 
@@ -143,6 +151,11 @@ class Camera(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("camera-detail", args=[self.slug])
+
+    def clean(self) -> None:
+        # A file camera by its absolute path, resolved here where it is entered.
+        with contextlib.suppress(SourceError):  # the field's validator says what is wrong
+            self.source = normalize_source(self.source)
 
     @property
     def group_name(self) -> str:
@@ -199,16 +212,34 @@ class Camera(models.Model):
         self.status, self.status_detail, self.fps = status, detail[:200], fps
         Camera.objects.filter(pk=self.pk).update(**{f: getattr(self, f) for f in fields})
 
-    def status_message(self) -> dict:
-        """The websocket's camera.status message."""
+    def save_health(self) -> None:
+        Camera.objects.filter(pk=self.pk).update(
+            **{field: getattr(self, field) for field in self.HEALTH_FIELDS}
+        )
+
+    def health(self) -> dict:
+        """The health fields as they go on the wire."""
         return {
-            "type": "camera.status",
-            "camera": self.slug,
             "status": self.status,
             "detail": self.status_detail,
-            "fps": round(self.fps, 1) if self.fps is not None else None,
+            "fps": self.fps,
             "since": self.status_since.isoformat() if self.status_since else None,
             "last_frame_at": self.last_frame_at.isoformat() if self.last_frame_at else None,
             "dropped_frames": self.dropped_frames,
             "reconnects": self.reconnects,
         }
+
+    def to_dict(self) -> dict:
+        """What goes on the wire about a camera: its names, its URLs and its health."""
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "url": self.get_absolute_url(),
+            "stream_url": reverse("camera-stream", args=[self.slug]),
+            "snapshot_url": reverse("camera-snapshot", args=[self.slug]),
+            **self.health(),
+        }
+
+    def status_message(self) -> dict:
+        """The websocket's camera.status message."""
+        return {"type": "camera.status", "camera": self.slug, **self.health()}

@@ -5,7 +5,6 @@ from django.urls import path
 from cameras import views
 
 urlpatterns = [
-    path("<slug:slug>/", views.camera_detail, name="camera-detail"),
     path("<slug:slug>/stream.mjpg", views.stream, name="camera-stream"),
     path("<slug:slug>/snapshot.jpg", views.snapshot, name="camera-snapshot"),
 ]

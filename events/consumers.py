@@ -11,13 +11,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cameras.consumers import current_user
 from cameras.models import Camera
+from cameras.permissions import Recheck, current_user
 from events.models import MotionEvent
 
-# Permissions are re-read this often, as for a running stream; joining the groups again also
-# renews them in Redis (which forgets members after a day, and all of them when it restarts).
-REFRESH_EVERY = 30.0
 # A reconnecting page asks for what it missed since the last event it heard of. An event is
 # stamped with its capture time, a moment before its row is committed and announced, so the
 # answer reaches back a little further; the page drops the ids it already has.
@@ -76,14 +73,17 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def allowed_cameras(self) -> list[Camera] | None:
-        user = current_user(self.scope)
+        user = current_user(self.scope.get("session"), self.scope.get("user"))
         if user is None:
             return None
         return list(Camera.objects.visible_to(user).only("slug"))
 
     async def keep_fresh(self) -> None:
+        recheck = Recheck()
         while True:
-            await asyncio.sleep(REFRESH_EVERY)
+            # Re-reading permissions and joining the groups again also renews them in Redis
+            # (which forgets members after a day, and all of them when it restarts).
+            await recheck.wait()
             with contextlib.suppress(Exception):  # Redis or the database briefly away: next time
                 if not await self.refresh():
                     await self.close()
@@ -105,7 +105,7 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def missed_since(self, since: dt.datetime) -> list[dict]:
-        user = current_user(self.scope)
+        user = current_user(self.scope.get("session"), self.scope.get("user"))
         if user is None:
             return []
         since = max(since, timezone.now() - CATCH_UP_LIMIT) - CATCH_UP_MARGIN
@@ -123,7 +123,7 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
         return messages
 
     # Group messages: passed on only for cameras the user may still view (checked every
-    # REFRESH_EVERY, without a query per message).
+    # RECHECK_EVERY, without a query per message).
 
     async def motion_start(self, message: dict) -> None:
         if message["event"]["camera"] in self.allowed:

@@ -3,21 +3,22 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.db.models import F
+from django.db.models.deletion import Collector
 from django.urls import reverse
 from django.utils import timezone
 
 from cameras.models import Camera
 
-if TYPE_CHECKING:
-    from cameras.bus import Bus
-
 logger = logging.getLogger(__name__)
+
+# Hands a message to the channel layer for a group (the capture worker's Bus.publish).
+Publish = Callable[[str, dict], object]
 
 
 def snapshot_path(event: MotionEvent, filename: str) -> str:
@@ -106,13 +107,23 @@ class MotionEventQuerySet(models.QuerySet):
 
         Files go after the commit: a crash in between leaves files without rows (which a sweep
         can find), never rows pointing at files that are gone."""
-        names = [
-            name for pair in self.values_list("snapshot", "snapshot_clean") for name in pair if name
-        ]
+        names = [name for row in self.values_list(*MotionEvent.FILE_FIELDS) for name in row if name]
         with transaction.atomic():
             deleted, _ = self.delete()
             transaction.on_commit(lambda: _delete_files(names))
         return deleted
+
+
+def cascade_with_files(
+    collector: Collector, field: models.Field, sub_objs: models.QuerySet, using: str
+) -> None:
+    """on_delete for an event's camera: its events go with it, and their files after the
+    commit, as MotionEventQuerySet.delete_with_files does."""
+    rows = sub_objs.values_list(*MotionEvent.FILE_FIELDS)  # the collector defers these fields
+    names = [name for row in rows for name in row if name]
+    models.CASCADE(collector, field, sub_objs, using)
+    if names:
+        transaction.on_commit(lambda: _delete_files(names), using=using)
 
 
 def _delete_files(names: list[str]) -> None:
@@ -125,7 +136,7 @@ def _delete_files(names: list[str]) -> None:
 
 
 class MotionEvent(models.Model):
-    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="events")
+    camera = models.ForeignKey(Camera, on_delete=cascade_with_files, related_name="events")
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     peak_area = models.FloatField(default=0.0, help_text="Largest fraction of the frame moving.")
@@ -137,6 +148,8 @@ class MotionEvent(models.Model):
     keep = models.BooleanField(default=False, help_text="Never deleted to make room or by age.")
 
     objects = MotionEventQuerySet.as_manager()
+
+    FILE_FIELDS = ("snapshot", "snapshot_clean")  # what is deleted with the event
 
     class Meta:
         indexes = [
@@ -180,10 +193,10 @@ class MotionEvent(models.Model):
             "url": self.get_absolute_url(),
         }
 
-    def announce(self, kind: str, bus: Bus) -> None:
+    def announce(self, kind: str, publish: Publish) -> None:
         """Send motion.start / motion.end to viewers of the camera once the row is committed."""
         transaction.on_commit(
-            lambda: bus.publish(self.camera.group_name, {"type": kind, "event": self.to_dict()})
+            lambda: publish(self.camera.group_name, {"type": kind, "event": self.to_dict()})
         )
 
     def save_snapshots(self, annotated: bytes, clean: bytes) -> None:

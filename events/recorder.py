@@ -16,12 +16,12 @@ import numpy as np
 from django.db import DatabaseError
 from django.utils import timezone
 
-from cameras.bus import Bus
+from cameras.jpeg import encode_jpeg
 from cameras.models import Camera
-from cameras.motion import Detection
-from cameras.sources import Frame
-from events.models import MotionEvent
-from events.segments import MotionSegmenter
+from cameras.motion.detector import Detection
+from cameras.motion.segments import MotionSegmenter
+from cameras.sources.base import Frame
+from events.models import MotionEvent, Publish
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ class Peak:
 
 
 class EventRecorder:
-    def __init__(self, camera: Camera, bus: Bus) -> None:
-        self.camera, self.bus = camera, bus
+    def __init__(self, camera: Camera, publish: Publish) -> None:
+        self.camera, self.publish = camera, publish
         self.segmenter = MotionSegmenter(camera.event_rules())
         self.event: MotionEvent | None = None
         self.peak: Peak | None = None
@@ -50,7 +50,7 @@ class EventRecorder:
         abandoned = list(MotionEvent.objects.filter(camera=self.camera).ongoing())
         for event in abandoned:
             event.finish(ended_at=timezone.now())
-            event.announce("motion.end", self.bus)
+            event.announce("motion.end", self.publish)
         if abandoned:
             logger.info("%s: closed %d event(s) left open", self.camera.slug, len(abandoned))
         return len(abandoned)
@@ -78,7 +78,7 @@ class EventRecorder:
         self.peak, self.saved_area = Peak(detection.area, frame, detection), 0.0
         self.store_snapshot(self.peak)
         logger.info("%s: motion event %s started", self.camera.slug, self.event.pk)
-        self.event.announce("motion.start", self.bus)
+        self.event.announce("motion.start", self.publish)
 
     def track(self, frame: Frame, detection: Detection) -> None:
         if self.peak is None or detection.area > self.peak.area:
@@ -94,7 +94,7 @@ class EventRecorder:
                 self.store_snapshot(peak, event)
         event.finish(ended_at=max(utc(at), event.started_at))
         logger.info("%s: motion event %s ended", self.camera.slug, event.pk)
-        event.announce("motion.end", self.bus)
+        event.announce("motion.end", self.publish)
 
     def close(self) -> None:
         """End the open event, if any: the worker is stopping."""
@@ -112,11 +112,8 @@ class EventRecorder:
             logger.error("%s: cannot store snapshot: %s", self.camera.slug, exc)
 
 
-def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return data.tobytes()
+STAMP_FONT, STAMP_SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.6
+STAMP_PAD = 4  # pixels of label around the text
 
 
 def annotate(image: np.ndarray, detection: Detection, at: float) -> np.ndarray:
@@ -127,9 +124,16 @@ def annotate(image: np.ndarray, detection: Detection, at: float) -> np.ndarray:
         top_left = (int(x * width), int(y * height))
         bottom_right = (int((x + w) * width), int((y + h) * height))
         cv2.rectangle(out, top_left, bottom_right, (0, 0, 255), 2)
-    stamp = timezone.localtime(utc(at)).strftime("%Y-%m-%d %H:%M:%S")
-    cv2.putText(out, stamp, (10, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3,
-                cv2.LINE_AA)  # fmt: skip
-    cv2.putText(out, stamp, (10, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
-                cv2.LINE_AA)  # fmt: skip
+    stamp(out, timezone.localtime(utc(at)).strftime("%Y-%m-%d %H:%M:%S"))
     return out
+
+
+def stamp(image: np.ndarray, text: str) -> None:
+    """White text on a dark label in the bottom-left corner, legible on any picture. (An outline
+    drawn as thicker text does not work: OpenCV 5 spaces thicker glyphs wider, so the two
+    renderings drift apart along the line and read as two stamps.)"""
+    (w, h), baseline = cv2.getTextSize(text, STAMP_FONT, STAMP_SCALE, 1)
+    x, y = STAMP_PAD * 2, image.shape[0] - STAMP_PAD * 2 - baseline
+    corner = (x + w + STAMP_PAD, y + baseline + STAMP_PAD)
+    cv2.rectangle(image, (x - STAMP_PAD, y - h - STAMP_PAD), corner, (0, 0, 0), -1)
+    cv2.putText(image, text, (x, y), STAMP_FONT, STAMP_SCALE, (255, 255, 255), 1, cv2.LINE_AA)

@@ -31,6 +31,7 @@ DATA_DIR = Path(env("SURVEILLANCE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 os.umask(0o077)
 DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 RUN_DIR = DATA_DIR / "run"
+REDIS_SOCKET = RUN_DIR / "redis.sock"  # the private Redis runsurveillance starts
 
 
 def _secret_key() -> str:
@@ -121,6 +122,8 @@ INSTALLED_APPS = [
     "axes",
     "cameras",
     "events",
+    "dashboard",
+    "capture",
 ]
 
 MIDDLEWARE = [
@@ -156,7 +159,7 @@ DATABASES = {"default": _database(env("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset: the private Redis that runsurveillance starts on a unix socket in the data dir.
-REDIS_URL = env("REDIS_URL", f"unix://{RUN_DIR / 'redis.sock'}")
+REDIS_URL = env("REDIS_URL", f"unix://{REDIS_SOCKET}")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -29,7 +29,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from cameras.models import Camera
-from cameras.supervisor import find_redis_server, web_server_argv
+from capture.supervisor import find_redis_server, web_server_argv
 from tests.processes import free_port, stop_process, wait_until
 from tests.videos import write_video
 

@@ -9,8 +9,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from cameras import permissions
 from cameras.models import Camera
-from events import consumers
 from events.models import MotionEvent
 from tests.conftest import connected, eventually, session_cookie, socket_for
 
@@ -44,7 +44,7 @@ async def test_member_gets_alerts_of_their_camera_only(
 async def test_alerts_stop_when_the_camera_is_taken_away(
     redis_server: str, member: object, front_door: Camera, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(consumers, "REFRESH_EVERY", 0.2)
+    monkeypatch.setattr(permissions, "RECHECK_EVERY", 0.2)
     await front_door.viewers.aadd(member)
     _, cookie = await sync_to_async(session_cookie)(member)
     socket = await connected(socket_for(cookie))
@@ -63,7 +63,7 @@ async def test_alerts_stop_when_the_camera_is_taken_away(
 async def test_logging_out_closes_the_socket(
     redis_server: str, member: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(consumers, "REFRESH_EVERY", 0.2)
+    monkeypatch.setattr(permissions, "RECHECK_EVERY", 0.2)
     client, cookie = await sync_to_async(session_cookie)(member)
     socket = await connected(socket_for(cookie))
     await sync_to_async(client.logout)()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -57,9 +58,25 @@ def test_hourly_activity_counts_by_camera_and_hour(front_door: Camera, garage: C
     assert bars[-1].start == timezone.localtime(now) - dt.timedelta(hours=1)
 
 
-def test_tiles_link_to_the_cameras_full_size_page(owner: object, front_door: Camera) -> None:
+def tile_of(page: str, slug: str) -> str:
+    match = re.search(rf'<article class="tile" data-camera="{slug}">(.*?)</article>', page, re.S)
+    assert match, f"no tile for {slug}"
+    return match.group(1)
+
+
+def test_tiles_link_their_live_picture_to_the_cameras_full_size_page(
+    owner: object, front_door: Camera
+) -> None:
+    tile = tile_of(client_for(owner).get("/").content.decode(), "front-door")
+    link = re.search(r'<a href="/cameras/front-door/"[^>]*>\s*<img class="live"', tile)
+    assert link, "the live picture is not a link to the camera's page"
+
+
+def test_disabled_cameras_have_no_tile(owner: object, front_door: Camera, garage: Camera) -> None:
+    Camera.objects.filter(pk=garage.pk).update(enabled=False)
     page = client_for(owner).get("/").content.decode()
-    assert 'href="/cameras/front-door/"' in page
+    tile_of(page, "front-door")
+    assert 'data-camera="garage"' not in page
 
 
 def test_camera_page_plays_the_full_size_stream_and_lists_its_events(

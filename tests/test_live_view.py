@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from cameras.jpeg import jpeg_size
 from cameras.models import Camera
-from cameras.sources import jpeg_size
 from tests.conftest import LiveServer
 from tests.processes import wait_until
 from tests.test_live_site import log_in, mjpeg_parts

@@ -15,10 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
-from cameras.bus import Bus
+from cameras.jpeg import jpeg_size
 from cameras.models import Camera
-from cameras.sources import NetworkSource, SourceError, jpeg_size
-from cameras.worker import CaptureWorker
+from cameras.sources import SourceError
+from cameras.sources.network import NetworkSource
+from capture.bus import Bus
+from capture.worker import CaptureWorker
 from tests.conftest import collect, subscribe
 
 Writer = Callable[[BaseHTTPRequestHandler, list[bytes]], None]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from cameras.motion import DetectorSettings, MotionDetector
+from cameras.motion.detector import MotionDetector
+from cameras.motion.settings import DetectorSettings
 from tests.videos import scene
 
 RNG = np.random.default_rng(3)

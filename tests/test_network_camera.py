@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cameras.bus import Bus
 from cameras.models import Camera
-from cameras.worker import CaptureWorker
+from capture.bus import Bus
+from capture.worker import CaptureWorker
 from events.models import MotionEvent
 from tests import rtsp_server
 from tests.processes import free_port, stop_process, wait_until

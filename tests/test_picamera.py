@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cameras.motion import MotionDetector
+from cameras.motion.detector import MotionDetector
 from cameras.sources import SourceError, open_source
 
 FAKES = str(Path(__file__).parent / "fakes")

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cameras.supervisor import find_redis_server
+from capture.supervisor import find_redis_server
 from tests.conftest import ROOT
 from tests.processes import free_port, stop_process, wait_until
 from tests.videos import write_video
@@ -204,7 +204,7 @@ def test_changed_camera_gets_a_fresh_worker(surveillance: Running) -> None:
     pid = surveillance.process.pid
     [old] = wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
 
-    manage(surveillance.env, "addcamera", "cam-a", f"file:{surveillance.video}")
+    manage(surveillance.env, "addcamera", "cam-a", str(surveillance.video), "--name", "Cam A2")
 
     wait_until(lambda: [p for p in workers_of(pid, "cam-a") if p != old], 15, "cam-a's new worker")
     assert not os.path.exists(f"/proc/{old}/cmdline") or old not in workers_of(pid, "cam-a")

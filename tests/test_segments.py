@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events.segments import EventRules, MotionSegmenter
+from cameras.motion.segments import EventRules, MotionSegmenter
 
 
 def feed(segmenter: MotionSegmenter, moving_between: list[tuple[float, float]],

@@ -8,8 +8,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from cameras.demo import DemoSource
-from cameras.sources import EndOfStream, FileSource, SourceError, open_source, parse_source, redact
+from cameras.sources import EndOfStream, SourceError, open_source, parse_source, redact
+from cameras.sources.demo import DemoSource
+from cameras.sources.opencv import FileSource
 from tests.videos import write_video
 
 
@@ -30,7 +31,7 @@ from tests.videos import write_video
         ("picamera2:0", ("picamera2", "0")),
         ("file:/srv/clips/yard.mp4", ("file", "/srv/clips/yard.mp4")),
         ("/srv/clips/yard.mp4", ("file", "/srv/clips/yard.mp4")),
-        ("clips/yard.mp4", ("file", "clips/yard.mp4")),
+        ("clips/yard.mp4", ("file", os.path.abspath("clips/yard.mp4"))),
     ],
 )
 def test_source_strings_of_every_kind_are_understood(text: str, expected: tuple) -> None:
@@ -50,7 +51,13 @@ def test_source_strings_of_every_kind_are_understood(text: str, expected: tuple)
         ("rtsp://cam/$(reboot)", "not allowed"),
         ("rtsp://cam/`id`", "not allowed"),
         ("http://cam/a|b", "not allowed"),
-        ("ftp://cam/x", "unknown camera source type 'ftp'"),
+        ("ftp://cam/x", "ftp: is an FFmpeg protocol, not a camera source"),
+        ("data:text/plain,hello", "data: is an FFmpeg protocol, not a camera source"),
+        ("subfile:/etc/passwd", "subfile: is an FFmpeg protocol, not a camera source"),
+        ("concat:/a.mp4|/b.mp4", "not allowed"),
+        ("pipe:0", "pipe: is an FFmpeg protocol"),
+        ("gopher://x/", "gopher: is an FFmpeg protocol"),
+        ("cam:1.mp4", "unknown camera source type 'cam'"),
         ("demo:../../x", "demo:NAME"),
         ("file:", "needs a path"),
         ("file:-report", "not allowed"),

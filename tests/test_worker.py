@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from cameras.bus import Bus
 from cameras.models import Camera
-from cameras.sources import FileSource
-from cameras.worker import CaptureWorker
+from cameras.sources.opencv import FileSource
+from capture.bus import Bus
+from capture.worker import CaptureWorker
 from events.models import MotionEvent
 from tests.conftest import collect, subscribe
 from tests.videos import write_video

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cameras.analysis import FoundEvent, VideoAnalysis
 from cameras.models import Camera
-from cameras.motion import DetectorSettings
+from cameras.motion.segments import EventRules
+from cameras.motion.settings import DetectorSettings
 from cameras.sources import SourceError
-from events.segments import EventRules
 
 
 class ProgressBar:

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from cameras.models import Camera
-from cameras.worker import Backoff
+from capture.backoff import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ class Child:
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
         self.backoff = Backoff(first=1.0, limit=30.0)
-        self.restarts = 0
         self.stop_by = 0.0
 
     def start(self) -> None:
@@ -75,7 +74,6 @@ class Child:
             logger.warning("%s exited with code %s; restarting in %.0f s",
                            self.name, self.process.returncode, delay)  # fmt: skip
             self.process = None
-            self.restarts += 1
         if self.backoff.ready():
             self.start()
 
@@ -155,6 +153,8 @@ class Supervisor:
         for child, _ in self.workers.values():
             child.keep_running()
         self.retiring = [child for child in self.retiring if not child.reap()]
+        if self.pruner is not None and self.pruner.poll() is not None:
+            self.pruner = None  # reaped as soon as it exits: no zombie until the next run
         if time.monotonic() >= self.next_prune:
             self.next_prune = time.monotonic() + self.prune_every
             self.prune()
@@ -162,7 +162,7 @@ class Supervisor:
     def prune(self) -> None:
         """Retention in a process of its own (a big delete never holds up supervision), one
         run at a time."""
-        if self.pruner is not None and self.pruner.poll() is None:
+        if self.pruner is not None:
             return
         argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "prune"]
         self.pruner = subprocess.Popen(
@@ -176,10 +176,10 @@ class Supervisor:
                 "redis-server not found: install it (sudo apt install redis-server) "
                 "or set REDIS_URL to a running Redis"
             )
-        settings.RUN_DIR.mkdir(parents=True, exist_ok=True)
-        sock = settings.RUN_DIR / "redis.sock"
+        sock = settings.REDIS_SOCKET
+        sock.parent.mkdir(parents=True, exist_ok=True)
         argv = [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-                "--save", "", "--appendonly", "no", "--dir", str(settings.RUN_DIR),
+                "--save", "", "--appendonly", "no", "--dir", str(sock.parent),
                 "--loglevel", "warning"]  # fmt: skip
         self.redis = Child("redis", argv, self.env)
         self.redis.start()
@@ -229,7 +229,7 @@ class Supervisor:
         if self.redis is not None:
             self.redis.terminate()
             self.redis.wait(time.monotonic() + STOP_TIMEOUT)
-            (settings.RUN_DIR / "redis.sock").unlink(missing_ok=True)
+            settings.REDIS_SOCKET.unlink(missing_ok=True)
         logger.info("stopped")
 
 

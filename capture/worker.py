@@ -16,41 +16,20 @@ from datetime import UTC, datetime
 import cv2
 from django.db import DatabaseError, close_old_connections
 
-from cameras.bus import Bus
+from cameras.jpeg import encode_jpeg
 from cameras.models import Camera
-from cameras.motion import MotionDetector
-from cameras.sources import CorruptFrame, EndOfStream, Frame, Source, SourceError, open_source
-from events.recorder import EventRecorder, encode_jpeg
+from cameras.motion.detector import MotionDetector
+from cameras.sources import CorruptFrame, EndOfStream, SourceError, open_source
+from cameras.sources.base import Frame, Source
+from capture.backoff import Backoff
+from capture.bus import Bus
+from events.recorder import EventRecorder
 
 logger = logging.getLogger(__name__)
-HEALTH_FIELDS = ("fps", "last_frame_at", "dropped_frames", "reconnects")
 
 
 MAX_CORRUPT_IN_A_ROW = 30  # parts without a picture (2 s at 15 fps) before reconnecting
 RETRY_LIMIT = 6.0  # seconds: the longest wait between attempts to reach a camera
-
-
-class Backoff:
-    """Waits of 1, 2, 4 … up to `limit` seconds between attempts; success starts over."""
-
-    def __init__(self, first: float = 1.0, limit: float = 30.0) -> None:
-        self.first, self.limit = first, limit
-        self.delay = 0.0
-        self.next_try = 0.0
-
-    def ready(self) -> bool:
-        return time.monotonic() >= self.next_try
-
-    def remaining(self) -> float:
-        return max(0.0, self.next_try - time.monotonic())
-
-    def failed(self) -> float:
-        self.delay = min(self.limit, self.delay * 2 or self.first)
-        self.next_try = time.monotonic() + self.delay
-        return self.delay
-
-    def reset(self) -> None:
-        self.delay, self.next_try = 0.0, 0.0
 
 
 class FrameRate:
@@ -73,6 +52,11 @@ class FrameRate:
         span = self.times[-1] - self.times[0]
         return (len(self.times) - 1) / span if span > max(over, 0.0) else None
 
+    def shown(self) -> float | None:
+        """The rate as people read it (15.0, not 15.000127)."""
+        fps = self.fps()
+        return None if fps is None else round(fps, 1)
+
 
 class CaptureWorker:
     status_every = 2.0  # seconds between status messages to dashboards
@@ -90,7 +74,7 @@ class CaptureWorker:
         self.source_factory = source_factory
         self.source: Source | None = None
         self.detector = MotionDetector(camera.detector_settings())
-        self.recorder = EventRecorder(camera, bus)
+        self.recorder = EventRecorder(camera, bus.publish)
         # A camera that comes back is found within RETRY_LIMIT (plus its open time): a try every
         # few seconds costs a dead camera nothing.
         self.backoff = Backoff(limit=RETRY_LIMIT)
@@ -240,7 +224,7 @@ class CaptureWorker:
         if now < self.next_status:
             return
         self.next_status = now + self.status_every
-        self.camera.fps = self.rate.fps()
+        self.camera.fps = self.rate.shown()
         if self.last_frame_at is not None:
             self.camera.last_frame_at = datetime.fromtimestamp(self.last_frame_at, UTC)
         if now >= self.next_save:
@@ -250,9 +234,7 @@ class CaptureWorker:
 
     def save_health(self) -> None:
         try:
-            Camera.objects.filter(pk=self.camera.pk).update(
-                **{field: getattr(self.camera, field) for field in HEALTH_FIELDS}
-            )
+            self.camera.save_health()
         except DatabaseError as exc:  # health is refreshed again in seconds
             logger.warning("%s: cannot save health: %s", self.camera.slug, exc)
             close_old_connections()
@@ -263,7 +245,7 @@ class CaptureWorker:
         try:
             close_old_connections()
             self.camera.set_status(
-                status, detail, fps=self.rate.fps() if status == "online" else None
+                status, detail, fps=self.rate.shown() if status == "online" else None
             )
         except DatabaseError as exc:  # dashboards still hear it below
             logger.warning("%s: cannot save status: %s", self.camera.slug, exc)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import time
 
-from cameras.sources import Frame, Source, SourceError
+from cameras.sources.base import Frame, Source
+from cameras.sources.parse import SourceError
 
 MAIN_SIZE = (1280, 720)
 LORES_SIZE = (320, 180)
 
 
 class Picamera2Source(Source):
-    kind = "picamera2"
-
     def __init__(self, target: str, fps: float = 15.0) -> None:
         super().__init__(target)
         self.fps = fps

@@ -13,28 +13,16 @@ import time
 import urllib.error
 import urllib.request
 from http.client import HTTPException, HTTPResponse
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from cameras.sources import CorruptFrame, Frame, SourceError, jpeg_size, redact
+from cameras.jpeg import jpeg_size
+from cameras.sources.base import Frame
+from cameras.sources.parse import CorruptFrame, SourceError, redact, split_credentials
 
 MAX_HEADER_LINE = 1024
 MAX_HEADERS = 32
 MAX_PART = 16 * 1024 * 1024  # no camera sends a 16 MB JPEG; a wrong length must not eat memory
 BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-
-
-def split_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """The URL without user:password, and the user and password (urllib will not take them in
-    the URL, and they must never reach a log line)."""
-    parts = urlsplit(url)
-    if parts.username is None:
-        return url, None, None
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=host)), parts.username, parts.password or ""
 
 
 def connect(url: str, timeout: float) -> HTTPResponse:

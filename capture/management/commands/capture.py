@@ -6,9 +6,9 @@ import signal
 import cv2
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cameras.bus import Bus
 from cameras.models import Camera
-from cameras.worker import CaptureWorker
+from capture.bus import Bus
+from capture.worker import CaptureWorker
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cameras.supervisor import Supervisor
+from capture.supervisor import Supervisor
 
 
 class Command(BaseCommand):

@@ -8,13 +8,12 @@ import time
 import cv2
 import numpy as np
 
-from cameras.sources import Frame, Source
+from cameras.sources.base import Frame, Source
 
 WIDTH, HEIGHT = 640, 480
 
 
 class DemoSource(Source):
-    kind = "demo"
     fps = 15.0
     crossing_seconds = 4.0
 

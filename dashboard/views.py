@@ -1,0 +1,65 @@
+"""The pages people watch: the dashboard of every camera they may view, and a camera's own page.
+Both are complete without JavaScript; static/js/dashboard.js adds what the websockets bring."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from cameras.models import Camera
+from cameras.views import camera_for_user
+from events.activity import hourly_bars
+from events.consumers import CATCH_UP_MARGIN
+from events.models import MotionEvent, MotionEventQuerySet
+
+RECENT_EVENTS = 12  # the strip of latest events
+ACTIVITY_HOURS = 24
+
+
+def _with_activity(cameras: list[Camera], events: MotionEventQuerySet) -> list[Camera]:
+    """Each camera gets .activity: its events per hour over the last day, as chart bars."""
+    counts = events.hourly_activity(ACTIVITY_HOURS)
+    for camera in cameras:
+        camera.activity = hourly_bars(counts.get(camera.pk, [0] * ACTIVITY_HOURS))
+    return cameras
+
+
+def _known_events(events: MotionEventQuerySet, now: dt.datetime) -> list[int]:
+    """Ids of the events a catch-up from `now` will repeat (it reaches back a margin): the page
+    already has them, so they must not alert again."""
+    return list(events.changed_since(now - CATCH_UP_MARGIN).values_list("pk", flat=True))
+
+
+@login_required
+@never_cache
+def dashboard(request: HttpRequest) -> HttpResponse:
+    cameras = list(Camera.objects.visible_to(request.user).enabled())
+    events, now = MotionEvent.objects.for_user(request.user), timezone.now()
+    context = {
+        "cameras": _with_activity(cameras, events),
+        "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
+        "now": now,
+        "known_events": _known_events(events, now),
+    }
+    return render(request, "dashboard/dashboard.html", context)
+
+
+@login_required
+@never_cache
+def camera(request: HttpRequest, slug: str) -> HttpResponse:
+    """A camera's full-size live view, its activity and its latest events."""
+    camera = camera_for_user(request.user, slug)
+    events, now = MotionEvent.objects.filter(camera=camera), timezone.now()
+    context = {
+        "camera": _with_activity([camera], events)[0],
+        "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
+        "now": now,
+        # alerts come for all the user's cameras, on this page too
+        "known_events": _known_events(MotionEvent.objects.for_user(request.user), now),
+    }
+    return render(request, "dashboard/camera.html", context)
