@@ -83,9 +83,21 @@ class Pruner:
         short = 0
         if self.budget:
             short = max(short, self.used() - self.budget)
-        if self.reserve:
-            short = max(short, self.reserve - shutil.disk_usage(self.media_root).free)
+        if self.reserve and (free := self.free_space()) is not None:
+            short = max(short, self.reserve - free)
         return short
+
+    def free_space(self) -> int | None:
+        """Free bytes on the media folder's disk; None (and a log line) when there is no folder
+        to measure: a fresh data dir before the first event, a folder deleted by hand, a disk
+        that is not mounted."""
+        try:
+            return shutil.disk_usage(self.media_root).free
+        except FileNotFoundError:
+            logger.info("%s does not exist (yet): no files to make room for", self.media_root)
+        except OSError as exc:
+            logger.warning("cannot measure the free space of %s: %s", self.media_root, exc)
+        return None
 
     def make_room(self, dry_run: bool, already_freed: int = 0) -> tuple[int, int]:
         short = self.shortfall() - (already_freed if dry_run else 0)
@@ -128,7 +140,7 @@ class Pruner:
             return 0
 
     def used(self) -> int:
-        return sum(path.stat().st_size for path, _ in self.our_files())
+        return sum(self.file_size(name) for _, name in self.our_files())
 
     def our_files(self) -> Iterator[tuple[Path, str]]:
         root = self.media_root / SNAPSHOTS

@@ -4,6 +4,7 @@ files; events marked keep and ongoing ones stay, and only the product's own file
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import shutil
 import time
@@ -13,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from cameras.models import Camera
@@ -132,3 +134,25 @@ def test_a_delete_that_fails_midway_keeps_both_rows_and_files(
         MotionEvent.objects.filter(pk=made.pk).delete_with_files()
         raise RuntimeError("the process dies before the commit")
     assert kept(made)  # files go only after the rows are gone for good
+
+
+@pytest.mark.parametrize("media", ["never made", "deleted by hand"])
+def test_without_a_media_folder_prune_says_so_in_a_line_and_still_expires_events(
+    pruning: None, front_door: Camera, tmp_path: Path, media: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "media"
+    if media == "deleted by hand":
+        root.mkdir()
+        root.rmdir()
+    front_door.keep_days = 7
+    front_door.save()
+    started = timezone.now() - dt.timedelta(days=8)
+    old = MotionEvent.objects.create(
+        camera=front_door, started_at=started, ended_at=started + dt.timedelta(seconds=5)
+    )
+    with caplog.at_level("INFO", logger="events.retention"), override_settings(MEDIA_ROOT=root):
+        call_command("prune", stdout=io.StringIO())
+    assert not MotionEvent.objects.filter(pk=old.pk).exists()
+    outcome = Pruner(root, budget=10**9, reserve=10**9).run()
+    assert outcome.for_space == 0
+    assert f"{root} does not exist (yet)" in caplog.text

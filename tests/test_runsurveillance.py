@@ -38,6 +38,7 @@ class Running:
     data_dir: Path
     env: dict[str, str]
     video: Path
+    log: Path  # what the supervisor and its children wrote to stdout and stderr
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -50,15 +51,17 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def start_supervisor(env: dict[str, str], port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "runsurveillance", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+def start_supervisor(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "runsurveillance", "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
 
-def children_of(parent: int) -> dict[int, list[str]]:
-    """Live (not zombie) child processes of `parent`, read from /proc: {pid: argv}."""
+def children_of(parent: int, zombies: bool = False) -> dict[int, list[str]]:
+    """Live child processes of `parent` (or, with `zombies`, the exited ones it has not reaped),
+    read from /proc: {pid: argv}."""
     found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -67,7 +70,7 @@ def children_of(parent: int) -> dict[int, list[str]]:
             argv = (stat.parent / "cmdline").read_bytes().decode().split("\0")
         except (OSError, ValueError):
             continue  # gone while we looked
-        if int(ppid) == parent and state != "Z":
+        if int(ppid) == parent and (state == "Z") == zombies:
             found[int(stat.parent.name)] = [arg for arg in argv if arg]
     return found
 
@@ -103,9 +106,9 @@ def surveillance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         "MotionEvent.objects.create(camera=Camera.objects.get(slug='cam-a'), "
         "started_at=old, ended_at=old + dt.timedelta(seconds=5))",
     )  # fmt: skip
-    port = free_port()
-    process = start_supervisor(env, port)
-    running = Running(process, f"http://127.0.0.1:{port}", base / "data", env, video)
+    port, log = free_port(), base / "supervisor.log"
+    process = start_supervisor(env, port, log)
+    running = Running(process, f"http://127.0.0.1:{port}", base / "data", env, video, log)
     yield running
     stop_process(process, timeout=20)
 
@@ -122,6 +125,21 @@ def test_it_prunes_events_past_their_cameras_keep_days(surveillance: Running) ->
         ).strip()  # fmt: skip
 
     wait_until(lambda: events() == "0", 20, "the 40-day-old event to be pruned")
+
+
+def test_retention_on_a_fresh_data_dir_says_there_is_no_media_yet_without_a_traceback(
+    surveillance: Running,
+) -> None:
+    wait_until(lambda: "Deleted: " in surveillance.log.read_text(), 20, "the retention run")
+    log = surveillance.log.read_text()
+    assert f"{surveillance.data_dir / 'media'} does not exist (yet)" in log
+    assert "Traceback" not in log
+
+
+def test_the_finished_retention_run_is_reaped_at_once(surveillance: Running) -> None:
+    wait_until(lambda: "Deleted: " in surveillance.log.read_text(), 20, "the retention run")
+    pid = surveillance.process.pid
+    wait_until(lambda: not children_of(pid, zombies=True), 3, "no child left unreaped")
 
 
 def test_it_runs_web_redis_and_one_worker_per_enabled_camera(surveillance: Running) -> None:
