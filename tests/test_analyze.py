@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cameras.models import Camera
-from tests.videos import write_video
+from tests.videos import needs_ffmpeg, write_vfr_video, write_video
 
 
 def analyze(*args: str) -> str:
@@ -26,6 +26,17 @@ def test_json_lists_the_motion_with_its_times(motion_video: Path) -> None:
     assert event["start"] == pytest.approx(2.0, abs=0.5)
     assert event["end"] == pytest.approx(4.0, abs=0.5)
     assert 0.02 < event["area"] < 0.2
+
+
+def test_a_variable_frame_rate_file_gives_the_events_at_its_own_times(tmp_path: Path) -> None:
+    needs_ffmpeg()
+    # 1 frame a second for 10 s, then 15 a second; the box crosses at 11-13 s. Timed by index
+    # and the rate the file reports (5.6 fps), the crossing would come out at about 4 s.
+    times = [float(t) for t in range(10)] + [10 + i / 15 for i in range(90)]
+    video = write_vfr_video(tmp_path / "phone.mp4", times, moving=(11, 13))
+    [event] = json.loads(analyze(str(video), "--json"))
+    assert event["start"] == pytest.approx(11.0, abs=0.3)
+    assert event["end"] == pytest.approx(13.0, abs=0.5)
 
 
 def test_still_video_has_no_events(still_video: Path) -> None:

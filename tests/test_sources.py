@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from cameras.sources import EndOfStream, SourceError, open_source, parse_source, redact
 from cameras.sources.demo import DemoSource
 from cameras.sources.opencv import FileSource
-from tests.videos import write_video
+from tests.videos import needs_ffmpeg, write_vfr_video, write_video
 
 
 @pytest.mark.parametrize(
@@ -107,6 +108,20 @@ def test_file_played_without_looping_ends_and_with_looping_goes_on(tmp_path: Pat
     looping.open()
     times = [looping.read().captured_at for _ in range(40)]
     assert times == sorted(times) and times[-1] - times[0] == pytest.approx(39 / 15)
+
+
+def test_a_file_camera_plays_a_variable_frame_rate_file_on_its_own_clock(tmp_path: Path) -> None:
+    needs_ffmpeg()
+    times = [0.0, 0.6, 0.7, 0.8, 1.5, 1.6]  # a phone that drops frames when it is dark
+    video = write_vfr_video(tmp_path / "vfr.mp4", times)
+    live = FileSource(str(video))  # in real time, looping, as a camera
+    live.open()
+    shown = [live.read().captured_at for _ in range(len(times) + 1)]
+    live.close()
+    gaps = [after - before for before, after in itertools.pairwise(shown)]
+    # the file's own gaps, then the loop's restart one frame length after the last frame
+    expected = [after - before for before, after in itertools.pairwise(times)] + [0.1]
+    assert gaps == pytest.approx(expected, abs=0.06)
 
 
 def test_demo_scene_has_someone_crossing() -> None:

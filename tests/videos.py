@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -41,3 +44,35 @@ def write_video(path: Path, seconds: float, moving: tuple[float, float] | None =
         writer.write(frame_at(background, index / fps, moving, rng))
     writer.release()
     return path
+
+
+def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] | None = None,
+                    size: tuple[int, int] = (WIDTH, HEIGHT)) -> Path:  # fmt: skip
+    """An H.264 MP4 whose frames are at exactly these times (seconds): a variable frame rate,
+    as phones and other recorders write. Made by ffmpeg's concat demuxer, one duration per
+    frame; needs Debian's ffmpeg (see `needs_ffmpeg`)."""
+    background, rng = scene(*size), np.random.default_rng(7)
+    frames = path.with_suffix(".frames")
+    frames.mkdir()
+    lines = ["ffconcat version 1.0"]
+    for index, (t, after) in enumerate(itertools.pairwise([*times, times[-1] + 1 / 15])):
+        cv2.imwrite(str(frames / f"{index:05d}.png"), frame_at(background, t, moving, rng))
+        lines += [f"file '{index:05d}.png'", f"duration {after - t:.6f}"]
+    lines.append(f"file '{len(times) - 1:05d}.png'")  # the demuxer honours the last duration so
+    (frames / "list.txt").write_text("\n".join(lines) + "\n")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", "list.txt",
+         "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path.resolve())],
+        cwd=frames, check=True, timeout=120,
+    )  # fmt: skip
+    shutil.rmtree(frames)
+    return path
+
+
+def needs_ffmpeg() -> str:
+    """Skip the calling test where Debian's ffmpeg is missing, naming the package."""
+    import pytest
+
+    if (found := shutil.which("ffmpeg")) is None:
+        pytest.skip("needs the ffmpeg package (apt install ffmpeg)")
+    return found
