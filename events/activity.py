@@ -14,6 +14,11 @@ class Bar:
     count: int
     height: float  # 0..100, relative to the busiest hour shown
 
+    @property
+    def top(self) -> float:
+        """Where the bar starts in the chart's 0..100 height (SVG counts down from the top)."""
+        return round(100 - self.height, 1)
+
 
 def hourly_bars(counts: list[int], now: dt.datetime | None = None) -> list[Bar]:
     """One bar per hour, oldest first, ending with the hour up to `now`."""

@@ -330,4 +330,4 @@ class MotionEventAdmin(admin.ModelAdmin):
     def preview(self, event: MotionEvent) -> str:
         if not event.snapshot:
             return "-"
-        return format_html('<img src="{}" alt="" style="max-width: 640px">', event.snapshot_url)
+        return format_html('<img class="snapshot-preview" src="{}" alt="">', event.snapshot_url)

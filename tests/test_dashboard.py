@@ -43,7 +43,7 @@ def test_each_tile_charts_its_cameras_events_per_hour(owner: object, front_door:
     chart = chart[: chart.index("</div>")]
     counts = [int(part.split('"')[1]) for part in chart.split("data-count=")[1:]]
     assert len(counts) == 24 and sum(counts) == 3
-    assert counts[-1] == 2 and "--h: 100.0%" in chart
+    assert counts[-1] == 2 and 'y="0.0" height="100.0" data-count="2"' in chart
 
 
 def test_hourly_activity_counts_by_camera_and_hour(front_door: Camera, garage: Camera) -> None:

@@ -215,12 +215,16 @@
     const chart = Array.from(document.querySelectorAll("[data-activity]")).find(
       (node) => node.dataset.activity === slug
     );
-    if (!chart || !chart.lastElementChild) return;
-    const last = chart.lastElementChild;
+    const bars = chart ? Array.from(chart.querySelectorAll(".bar")) : [];
+    if (!bars.length) return;
+    const last = bars[bars.length - 1];
     last.dataset.count = String(Number(last.dataset.count) + 1);
-    const bars = Array.from(chart.children);
     const busiest = Math.max(1, ...bars.map((bar) => Number(bar.dataset.count)));
-    bars.forEach((bar) => bar.style.setProperty("--h", (100 * Number(bar.dataset.count)) / busiest + "%"));
+    bars.forEach((bar) => {
+      const height = (100 * Number(bar.dataset.count)) / busiest;
+      bar.setAttribute("height", String(height));
+      bar.setAttribute("y", String(100 - height));
+    });
   }
 
   // --- tiles ---
