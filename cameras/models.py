@@ -209,16 +209,18 @@ class Camera(models.Model):
         if status != self.status:
             self.status_since = now
             fields.append("status_since")
-        self.status, self.status_detail, self.fps = status, detail[:200], fps
+        self.status, self.status_detail = status, detail[:200]
+        self.fps = None if fps is None else round(fps, 1)  # as people read it: 15.0
         Camera.objects.filter(pk=self.pk).update(**{f: getattr(self, f) for f in fields})
 
     def save_health(self) -> None:
+        self.fps = None if self.fps is None else round(self.fps, 1)
         Camera.objects.filter(pk=self.pk).update(
             **{field: getattr(self, field) for field in self.HEALTH_FIELDS}
         )
 
     def health(self) -> dict:
-        """The health fields as they go on the wire."""
+        """The health fields as they go on the wire, with the words pages show for them."""
         return {
             "status": self.status,
             "detail": self.status_detail,
@@ -227,7 +229,37 @@ class Camera(models.Model):
             "last_frame_at": self.last_frame_at.isoformat() if self.last_frame_at else None,
             "dropped_frames": self.dropped_frames,
             "reconnects": self.reconnects,
+            "status_label": self.status_label,
+            "since_label": self.since_label,
+            "health_label": self.health_label,
         }
+
+    @property
+    def status_label(self) -> str:
+        """The badge: "live · 15.0 fps", or "offline since 14:02"."""
+        if self.status == self.Status.ONLINE:
+            return "live" + (f" · {self.fps:.1f} fps" if self.fps is not None else "")
+        if self.status_since is None:
+            return self.status
+        return f"{self.status} since {timezone.localtime(self.status_since):%H:%M}"
+
+    @property
+    def since_label(self) -> str:
+        if self.status_since is None:
+            return ""
+        return f"since {timezone.localtime(self.status_since):%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def health_label(self) -> str:
+        """ "last frame 14:02:07 · 3 dropped · 1 reconnect", the parts that apply."""
+        parts = []
+        if self.last_frame_at is not None:
+            parts.append(f"last frame {timezone.localtime(self.last_frame_at):%H:%M:%S}")
+        if self.dropped_frames:
+            parts.append(f"{self.dropped_frames} dropped")
+        if self.reconnects:
+            parts.append(f"{self.reconnects} reconnect{'s' if self.reconnects > 1 else ''}")
+        return " · ".join(parts)
 
     def to_dict(self) -> dict:
         """What goes on the wire about a camera: its names, its URLs and its health."""

@@ -52,11 +52,6 @@ class FrameRate:
         span = self.times[-1] - self.times[0]
         return (len(self.times) - 1) / span if span > max(over, 0.0) else None
 
-    def shown(self) -> float | None:
-        """The rate as people read it (15.0, not 15.000127)."""
-        fps = self.fps()
-        return None if fps is None else round(fps, 1)
-
 
 class CaptureWorker:
     status_every = 2.0  # seconds between status messages to dashboards
@@ -224,7 +219,7 @@ class CaptureWorker:
         if now < self.next_status:
             return
         self.next_status = now + self.status_every
-        self.camera.fps = self.rate.shown()
+        self.camera.fps = self.rate.fps()
         if self.last_frame_at is not None:
             self.camera.last_frame_at = datetime.fromtimestamp(self.last_frame_at, UTC)
         if now >= self.next_save:
@@ -245,7 +240,7 @@ class CaptureWorker:
         try:
             close_old_connections()
             self.camera.set_status(
-                status, detail, fps=self.rate.shown() if status == "online" else None
+                status, detail, fps=self.rate.fps() if status == "online" else None
             )
         except DatabaseError as exc:  # dashboards still hear it below
             logger.warning("%s: cannot save status: %s", self.camera.slug, exc)

@@ -207,14 +207,13 @@ def snapshot_urls(origin: str) -> Callable[[int], str]:
 
 
 def csv_row(event: MotionEvent, snapshot_url: Callable[[int], str]) -> list[object]:
-    duration = event.duration
     return [
         event.pk,
         csv_safe(event.camera.slug),
         csv_safe(event.camera.name),
         event.started_at.isoformat(),
         event.ended_at.isoformat() if event.ended_at else "",
-        round(duration.total_seconds(), 3) if duration is not None else "",
+        event.seconds if event.seconds is not None else "",
         round(event.peak_area, 4),
         snapshot_url(event.pk) if event.snapshot else "",
     ]
@@ -323,8 +322,7 @@ class MotionEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="duration")
     def length(self, event: MotionEvent) -> str:
-        duration = event.duration
-        return "ongoing" if duration is None else f"{duration.total_seconds():.1f} s"
+        return event.duration_label
 
     @admin.display(description="snapshot preview")
     def preview(self, event: MotionEvent) -> str:

@@ -177,6 +177,30 @@ class MotionEvent(models.Model):
         return self.ended_at - self.started_at if self.ended_at else None
 
     @property
+    def seconds(self) -> float | None:
+        """The event's length in seconds, to the millisecond; None while it goes on."""
+        duration = self.duration
+        return round(duration.total_seconds(), 3) if duration is not None else None
+
+    @property
+    def duration_label(self) -> str:
+        """The length as every page, the admin and the live toasts show it: tenths of a second
+        under a minute (most events), coarser above; "ongoing" while it goes on."""
+        if self.seconds is None:
+            return "ongoing"
+        if self.seconds < 59.95:  # 59.96 would read "60.0 s"
+            return f"{self.seconds:.1f} s"
+        minutes, seconds = divmod(round(self.seconds), 60)
+        if minutes < 60:
+            return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours} h {minutes} min"
+
+    @property
+    def area_label(self) -> str:
+        return f"{self.peak_area:.1%}"
+
+    @property
     def snapshot_url(self) -> str:
         return reverse("event-snapshot", args=[self.pk]) if self.snapshot else ""
 
@@ -189,6 +213,8 @@ class MotionEvent(models.Model):
             "started_at": self.started_at.isoformat(timespec="milliseconds"),
             "ended_at": self.ended_at.isoformat(timespec="milliseconds") if self.ended_at else None,
             "area": round(self.peak_area, 4),
+            "duration": self.seconds,
+            "duration_label": self.duration_label,
             "snapshot_url": self.snapshot_url,
             "url": self.get_absolute_url(),
         }

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -28,27 +25,6 @@ def _get_event_for_user(request: HttpRequest, pk: int) -> MotionEvent:
     if not event:  # missing or not theirs: the same answer, so ids cannot be probed
         raise PermissionDenied
     return event[0]
-
-
-def _duration_label(duration: dt.timedelta | None) -> str:
-    """Tenths of a second under a minute (most events), coarser above; "ongoing" if unknown."""
-    if duration is None:
-        return "ongoing"
-    seconds = duration.total_seconds()
-    if seconds < 59.95:  # 59.96 would read "60.0 s"
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
-
-
-def _label(events: Iterable[MotionEvent]) -> None:
-    """Attach what the templates show but cannot format with the built-in filters."""
-    for event in events:
-        event.duration_label = _duration_label(event.duration)
-        event.area_label = f"{event.peak_area:.1%}"
 
 
 def _neighbours(
@@ -78,7 +54,6 @@ def event_list(request: HttpRequest) -> HttpResponse:
     # pk breaks ties in started_at, so that no event is shown on two pages or on none
     events = events.order_by("-started_at", "-pk")
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    _label(page)
     context = {"form": form, "page": page, "filters": form.querystring()}
     return render(request, "events/event_list.html", context)
 
@@ -88,7 +63,6 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = _get_event_for_user(request, pk)
-    _label([event])
     older, newer = _neighbours(request, event)
     context = {"event": event, "older": older, "newer": newer}
     return render(request, "events/event_detail.html", context)

@@ -129,3 +129,25 @@ def test_pages_name_the_events_they_already_know_so_a_catch_up_does_not_alert_ag
         page = client_for(owner).get(url).content.decode()
         known = page.split('data-known-events="')[1].split('"')[0].split(",")
         assert str(just_now.pk) in known and str(earlier.pk) not in known, url
+
+
+def test_the_live_status_carries_the_words_the_page_was_rendered_with(
+    owner: object, front_door: Camera
+) -> None:
+    front_door.set_status(Camera.Status.OFFLINE, "no frame from the camera")
+    front_door.dropped_frames, front_door.reconnects = 3, 2
+    front_door.save_health()
+    page = client_for(owner).get("/").content.decode()
+    message = Camera.objects.get(pk=front_door.pk).status_message()
+    assert message["status_label"].startswith("offline since ")
+    assert message["health_label"] == "3 dropped · 2 reconnects"
+    tile = tile_of(page, "front-door")
+    assert f">{message['status_label']}</span>" in tile
+    assert f">{message['health_label']}</p>" in tile
+
+
+def test_an_events_wire_dict_has_the_length_as_the_pages_write_it(front_door: Camera) -> None:
+    event = event_at(front_door, 3, seconds=75.4)
+    assert event.to_dict()["duration"] == 75.4
+    assert event.to_dict()["duration_label"] == event.duration_label == "1 min 15 s"
+    assert event_at(front_door, 1, seconds=None).to_dict()["duration_label"] == "ongoing"

@@ -78,6 +78,8 @@ def test_password_in_a_source_url_is_hidden() -> None:
     assert redact("rtsp://admin:hunter2@10.0.0.5:554/s1") == "rtsp://admin:***@10.0.0.5:554/s1"
     assert redact("http://10.0.0.5/cam.mjpg") == "http://10.0.0.5/cam.mjpg"
     assert redact("demo") == "demo"
+    assert redact("rtsp://admin:pw@[fe80::1]:554/s") == "rtsp://admin:***@[fe80::1]:554/s"
+    assert redact("rtsp://admin:pw@[2001:db8::7]/s") == "rtsp://admin:***@[2001:db8::7]/s"
     assert redact("http://10.0.0.5/videostream.cgi?user=admin&pwd=hunter2") == (
         "http://10.0.0.5/videostream.cgi?***"
     )

@@ -150,3 +150,15 @@ def test_recorded_events_cannot_be_made_or_edited_in_admin(
     assert client.get("/admin/events/motionevent/add/").status_code == 403
     page = client.get(f"/admin/events/motionevent/{event.pk}/change/").content.decode()
     assert 'name="started_at' not in page and 'name="camera"' not in page
+
+
+def test_the_admin_shows_the_measured_frame_rate_as_people_read_it(owner: object, db: None) -> None:
+    camera = Camera.objects.create(slug="porch", name="Porch", source="demo")
+    camera.set_status(Camera.Status.ONLINE, fps=15.000127393928123)
+    camera.fps = 14.95812
+    camera.save_health()
+    assert Camera.objects.get().fps == 15.0
+    client = client_for(owner)
+    for url in ("/admin/cameras/camera/", f"/admin/cameras/camera/{camera.pk}/change/"):
+        page = client.get(url).content.decode()
+        assert "15.0" in page and "14.958" not in page and "15.000" not in page

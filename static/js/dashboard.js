@@ -9,7 +9,7 @@
   const TOAST_MS = 15000;
   const MAX_TOASTS = 5;
   const MAX_DELAY = 10000; // reconnect backoff cap: a restarted server is back within seconds
-  const LABELS = { online: "live", offline: "offline", error: "error", starting: "starting" };
+  const STATUSES = ["online", "offline", "error", "starting"];
 
   const toastBox = document.getElementById("toasts");
   const alertCount = document.getElementById("alert-count");
@@ -30,16 +30,9 @@
     );
   }
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function formatDuration(ms) {
-    const s = Math.max(0, Math.round(ms / 1000));
-    return s < 60 ? s + " s" : Math.floor(s / 60) + " min " + (s % 60) + " s";
+  // A copy of one of the page's <template>s: the markup is the server's, only filled in here.
+  function fromTemplate(id) {
+    return document.getElementById(id).content.firstElementChild.cloneNode(true);
   }
 
   function heard(time) {
@@ -146,29 +139,21 @@
   }
 
   function showToast(event) {
-    const toast = el("div", "toast");
+    const toast = fromTemplate("toast-template");
     toast.dataset.eventId = String(event.id);
-    const link = el("a", "toast-link");
-    link.href = event.url || "#";
+    toast.querySelector(".toast-link").href = event.url || "#";
+    const thumb = toast.querySelector(".toast-thumb");
     if (event.snapshot_url) {
-      const thumb = el("img", "toast-thumb");
-      thumb.alt = "";
       thumb.addEventListener("error", () => thumb.remove());
       thumb.src = event.snapshot_url;
-      link.append(thumb);
+    } else {
+      thumb.remove();
     }
-    const body = el("span", "toast-body");
-    body.append(
-      el("strong", "toast-camera", event.camera_name || event.camera),
-      el("span", "toast-text", "Motion at " + new Date(event.started_at).toLocaleTimeString()),
-      el("span", "toast-duration")
-    );
-    link.append(body);
-    const close = el("button", "toast-close", "×");
-    close.type = "button";
-    close.title = "Dismiss";
-    close.addEventListener("click", () => removeToast(toast));
-    toast.append(link, close);
+    toast.querySelector(".toast-camera").textContent = event.camera_name || event.camera;
+    const time = toast.querySelector(".toast-text time");
+    time.dateTime = event.started_at;
+    time.textContent = new Date(event.started_at).toLocaleTimeString();
+    toast.querySelector(".toast-close").addEventListener("click", () => removeToast(toast));
     toast.timer = setTimeout(() => removeToast(toast), TOAST_MS);
 
     while (toastBox.children.length >= MAX_TOASTS) removeToast(toastBox.firstElementChild);
@@ -179,8 +164,7 @@
   function endToast(event) {
     const toast = toasts.get(String(event.id));
     if (!toast || !event.ended_at) return;
-    const ms = new Date(event.ended_at) - new Date(event.started_at);
-    toast.querySelector(".toast-duration").textContent = "lasted " + formatDuration(ms);
+    toast.querySelector(".toast-duration").textContent = "lasted " + event.duration_label;
     toast.classList.add("toast-ended");
   }
 
@@ -188,22 +172,20 @@
 
   function addRecent(event) {
     if (!recentList || (onlyCamera && event.camera !== onlyCamera)) return;
-    const item = el("li", "recent-item");
+    const item = fromTemplate("recent-event-template");
     item.dataset.eventId = String(event.id);
-    const link = el("a");
-    link.href = event.url || "#";
+    item.querySelector("a").href = event.url || "#";
+    const thumb = item.querySelector("img");
     if (event.snapshot_url) {
-      const thumb = el("img");
-      thumb.alt = "";
       thumb.src = event.snapshot_url;
-      link.append(thumb);
+      item.querySelector(".no-thumb").remove();
     } else {
-      link.append(el("span", "no-thumb"));
+      thumb.remove();
     }
-    const time = el("time", null, new Date(event.started_at).toLocaleTimeString());
+    item.querySelector(".recent-camera").textContent = event.camera_name || event.camera;
+    const time = item.querySelector("time");
     time.dateTime = event.started_at;
-    link.append(el("span", "recent-camera", event.camera_name || event.camera), time);
-    item.append(link);
+    time.textContent = new Date(event.started_at).toLocaleTimeString();
     recentList.prepend(item);
     const limit = Number(recentList.dataset.limit) || 12;
     while (recentList.children.length > limit) recentList.lastElementChild.remove();
@@ -258,32 +240,18 @@
     markMotion(event.camera);
   }
 
+  // The words come from the server (Camera.health()), as the page was rendered with them.
   function onStatus(msg) {
     const tile = tileFor(msg.camera);
     if (!tile) return;
-    const status = LABELS[msg.status] ? msg.status : "offline";
     const badge = tile.querySelector("[data-status]");
-    const changed = msg.since ? new Date(msg.since) : null;
-    let text = LABELS[status];
-    if (status === "online" && typeof msg.fps === "number") text += " · " + msg.fps.toFixed(1) + " fps";
-    if (status !== "online" && changed) {
-      text += " since " + changed.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    }
-    badge.className = "badge badge-" + status;
-    badge.textContent = text;
-    badge.title = changed ? "since " + changed.toLocaleString() : "";
+    badge.className = "badge badge-" + (STATUSES.includes(msg.status) ? msg.status : "offline");
+    badge.textContent = msg.status_label;
+    badge.title = msg.since_label || "";
     const detail = tile.querySelector("[data-detail]");
     if (detail) detail.textContent = msg.detail || "";
     const health = tile.querySelector("[data-health]");
-    if (health) health.textContent = healthText(msg);
-  }
-
-  function healthText(msg) {
-    const parts = [];
-    if (msg.last_frame_at) parts.push("last frame " + new Date(msg.last_frame_at).toLocaleTimeString());
-    if (msg.dropped_frames > 0) parts.push(msg.dropped_frames + " dropped");
-    if (msg.reconnects > 0) parts.push(msg.reconnects + (msg.reconnects === 1 ? " reconnect" : " reconnects"));
-    return parts.join(" · ");
+    if (health) health.textContent = msg.health_label || "";
   }
 
   // --- live images: every tile over one websocket (cameras/live.py, LiveGrid) ---
