@@ -14,7 +14,7 @@ from cameras.motion.detector import MotionDetector
 from cameras.motion.segments import EventRules, MotionSegmenter
 from cameras.motion.settings import DetectorSettings
 from cameras.sources import EndOfStream
-from cameras.sources.opencv import FileSource
+from cameras.sources.demux import FileSource
 
 Progress = Callable[[int, int], None]  # (frames done, frames in the file or 0 if unknown)
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cameras.models import Camera
-from tests.videos import needs_ffmpeg, write_vfr_video, write_video
+from tests.videos import write_vfr_video, write_video
 
 
 def analyze(*args: str) -> str:
@@ -29,7 +29,6 @@ def test_json_lists_the_motion_with_its_times(motion_video: Path) -> None:
 
 
 def test_a_variable_frame_rate_file_gives_the_events_at_its_own_times(tmp_path: Path) -> None:
-    needs_ffmpeg()
     # 1 frame a second for 10 s, then 15 a second; the box crosses at 11-13 s. Timed by index
     # and the rate the file reports (5.6 fps), the crossing would come out at about 4 s.
     times = [float(t) for t in range(10)] + [10 + i / 15 for i in range(90)]

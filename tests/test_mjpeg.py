@@ -154,7 +154,7 @@ def test_part_that_is_not_a_jpeg_is_a_clear_error(camera_server: Callable[..., s
 def test_camera_that_stops_sending_times_out_instead_of_hanging(
     camera_server: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(NetworkSource, "timeout_ms", 500)
+    monkeypatch.setattr(NetworkSource, "timeout", 0.5)
     source = NetworkSource(camera_server(stalls, [jpeg_of(30)]))
     source.open()
     try:

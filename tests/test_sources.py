@@ -7,12 +7,13 @@ import os
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from cameras.sources import EndOfStream, SourceError, open_source, parse_source, redact
 from cameras.sources.demo import DemoSource
-from cameras.sources.opencv import FileSource
-from tests.videos import needs_ffmpeg, write_vfr_video, write_video
+from cameras.sources.demux import FileSource
+from tests.videos import write_vfr_video, write_video
 
 
 @pytest.mark.parametrize(
@@ -113,7 +114,6 @@ def test_file_played_without_looping_ends_and_with_looping_goes_on(tmp_path: Pat
 
 
 def test_a_file_camera_plays_a_variable_frame_rate_file_on_its_own_clock(tmp_path: Path) -> None:
-    needs_ffmpeg()
     times = [0.0, 0.6, 0.7, 0.8, 1.5, 1.6]  # a phone that drops frames when it is dark
     video = write_vfr_video(tmp_path / "vfr.mp4", times)
     live = FileSource(str(video))  # in real time, looping, as a camera
@@ -135,17 +135,21 @@ def test_demo_scene_has_someone_crossing() -> None:
     assert (abs(crossing.astype(int) - quiet.astype(int)) > 40).sum() > 2000
 
 
-def test_video_frame_is_converted_only_when_used_and_only_before_the_next_read(
+def test_video_frames_are_converted_only_when_used_and_detection_reads_the_luma_plane(
     tmp_path: Path,
 ) -> None:
-    source = FileSource(str(write_video(tmp_path / "clip.mp4", 1)), realtime=False)
+    source = FileSource(str(write_video(tmp_path / "clip.mp4", 1, moving=(0, 1))), realtime=False)
     source.open()
     try:
         first, second = source.read(), source.read()
-        assert first._image is None and second._image is None  # grabbed, not converted
-        assert second.image.shape == (240, 320, 3)
-        with pytest.raises(SourceError, match="used after the next one was read"):
-            _ = first.image
+        assert first._image is None and second._image is None  # decoded, not converted
+        grey = first.detection_image(160)
+        assert grey.shape == (240, 320) and first._image is None  # the decoder's own Y plane
+        assert first.image.shape == (240, 320, 3)  # still there after the next read
+        colour_grey = cv2.cvtColor(first.image, cv2.COLOR_BGR2GRAY)
+        assert np.corrcoef(colour_grey.ravel(), grey.ravel())[0, 1] > 0.99  # the same picture
+        assert (first.image != second.image).any()
+        assert first.packets and first.packets[0].is_keyframe  # the file's own H.264
     finally:
         source.close()
 
@@ -171,7 +175,7 @@ def test_live_video_is_decoded_on_one_thread_and_analysis_on_all(tmp_path: Path)
     live, analysis = FileSource(video), FileSource(video, realtime=False)
     live.open(), analysis.open()
     try:
-        assert live.capture.get(cv2.CAP_PROP_N_THREADS) == 1
-        assert analysis.capture.get(cv2.CAP_PROP_N_THREADS) > 1 or os.cpu_count() == 1
+        assert live.stream.codec_context.thread_count == 1
+        assert analysis.stream.codec_context.thread_count != 1 or os.cpu_count() == 1
     finally:
         live.close(), analysis.close()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cameras.models import Camera
-from cameras.sources.opencv import FileSource
+from cameras.sources.demux import FileSource
 from capture.bus import Bus
 from capture.worker import CaptureWorker
 from events.models import MotionEvent
@@ -195,4 +195,5 @@ def test_an_empty_or_garbage_video_file_is_a_clear_error_not_a_crash(
         bus.stop()
     camera.refresh_from_db()
     assert worker.source is None and camera.status == Camera.Status.OFFLINE
-    assert camera.status_detail == f"cannot open {bad}"
+    assert camera.status_detail.startswith(f"cannot open {bad}: ")
+    assert "Invalid data" in camera.status_detail or "End of file" in camera.status_detail

@@ -37,7 +37,7 @@ __all__ = [
 
 BACKENDS = {
     "demo": "cameras.sources.demo.DemoSource",
-    "file": "cameras.sources.opencv.FileSource",
+    "file": "cameras.sources.demux.FileSource",
     "network": "cameras.sources.network.NetworkSource",
     "usb": "cameras.sources.opencv.UsbSource",
     "picamera2": "cameras.sources.picamera.Picamera2Source",

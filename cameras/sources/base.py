@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -29,12 +29,14 @@ class Frame:
         decode: Callable[[], np.ndarray] | None = None,
         jpeg: bytes | None = None,  # the camera's own JPEG, to pass on to viewers untouched
         width: int = 0,
+        packets: Sequence[object] = (),  # the camera's own packets up to this frame (PyAV)
     ) -> None:
         if image is None and decode is None and jpeg is None:
             raise ValueError("a frame needs an image, a decoder or a JPEG")
         self._image, self._decode = image, decode
         self.captured_at, self.grey, self.jpeg = captured_at, grey, jpeg
         self._width = width
+        self.packets = packets
 
     @property
     def image(self) -> np.ndarray:

@@ -8,6 +8,7 @@ reduced-size grey, and viewers at full size get the camera's own JPEG untouched.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import urllib.error
@@ -49,25 +50,49 @@ def connect(url: str, timeout: float) -> HTTPResponse:
         raise SourceError(f"cannot open {redact(url)}: {reason}") from None
 
 
-def sniff_boundary(response: HTTPResponse) -> tuple[bytes, bytes] | None:
-    """(boundary, first line) when the response is an MJPEG stream, else None. The header says so
-    (multipart/x-mixed-replace), or, for servers that call it application/octet-stream (ffmpeg's
-    does), the body starts with a boundary line."""
+def sniff_boundary(response: HTTPResponse) -> tuple[bytes | None, bytes]:
+    """(boundary, what was read of the body): a boundary when the response is an MJPEG stream,
+    else None, with the bytes read to tell, which belong to the stream that it is. The header
+    says so (multipart/x-mixed-replace), or, for servers that call it application/octet-stream
+    (ffmpeg's does), the body starts with a boundary line."""
     content_type = response.headers.get("Content-Type", "")
     match = BOUNDARY.search(content_type)
     if content_type.lower().startswith("multipart/") and match:
         return match.group(1).strip().lstrip("-").encode(), b""
     if content_type.lower().split(";")[0].strip() not in ("", "application/octet-stream"):
-        return None
-    line = b"\r\n"
+        return None, b""
+    read = b""
     for _ in range(4):  # some cameras begin with a blank line or two
         line = response.readline(MAX_HEADER_LINE)
-        if line.strip():
+        read += line
+        if line.strip() or not line:
             break
-    stripped = line.strip()
+    stripped = read.strip()
     if stripped.startswith(b"--") and 0 < len(stripped.strip(b"-")) <= 70:
-        return stripped.strip(b"-"), line
-    return None
+        return stripped.strip(b"-"), read
+    return None, read
+
+
+class Replay(io.RawIOBase):
+    """A response whose first bytes were read already, readable again from its start: FFmpeg
+    gets the stream the sniffing began, on the same connection."""
+
+    def __init__(self, head: bytes, response: HTTPResponse) -> None:
+        self.head, self.response = head, response
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:
+        if self.head:
+            count = min(len(buffer), len(self.head))
+            buffer[:count], self.head = self.head[:count], self.head[count:]
+            return count
+        return self.response.readinto(buffer)
+
+    def close(self) -> None:
+        self.response.close()
+        super().close()
 
 
 class MjpegStream:

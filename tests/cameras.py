@@ -1,0 +1,79 @@
+"""Real network cameras on 127.0.0.1, as fixtures: ffmpeg serving MJPEG or MPEG-TS over HTTP,
+GStreamer's RTSP server sending H.264. A test module imports the fixtures it uses."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import rtsp_server
+from tests.processes import free_port, stop_process
+from tests.videos import write_video
+
+
+def needs_ffmpeg() -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs the ffmpeg package (apt install ffmpeg)")
+
+
+@pytest.fixture(scope="session")
+def long_motion_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """64 s of H.264, a box crossing at 2-4 s of every 8: a camera's stream that outlasts a test
+    (each RTSP client gets the file from its start)."""
+    return write_video(tmp_path_factory.mktemp("videos") / "long-motion.mp4", 64, moving=(2, 4),
+                       crossings_every=8)  # fmt: skip
+
+
+@pytest.fixture
+def mjpeg_camera(motion_video: Path) -> Iterator[str]:
+    """An HTTP MJPEG camera playing the motion video in a loop (one client at a time)."""
+    needs_ffmpeg()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/cam.mjpg"
+    process = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(motion_video),
+         "-an", "-c:v", "mjpeg", "-q:v", "5", "-f", "mpjpeg", "-listen", "1", url],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.5)  # ffmpeg opens its input before it listens
+    yield url
+    stop_process(process, timeout=5)
+
+
+@pytest.fixture
+def rtsp_camera(long_motion_video: Path) -> Iterator[str]:
+    """An RTSP camera sending the motion video as H.264, as IP cameras do."""
+    needs_ffmpeg()
+    if missing := rtsp_server.packages_missing_here():
+        pytest.skip(f"needs Debian packages for the RTSP camera: apt install {missing}")
+    port = free_port()
+    process = subprocess.Popen(
+        rtsp_server.command(long_motion_video, port), stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout.readline().strip() == b"ready"
+    yield f"rtsp://127.0.0.1:{port}/cam"
+    stop_process(process, timeout=5)
+
+
+@pytest.fixture
+def mpegts_camera(long_motion_video: Path) -> Iterator[str]:
+    """An HTTP camera sending MPEG-TS (H.264 as it is in the file: -c copy), as many encoders
+    and Frigate's restreams do. ffmpeg serves one client; it ignores SIGTERM while it waits."""
+    needs_ffmpeg()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/cam.ts"
+    process = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-i", str(long_motion_video), "-an", "-c:v",
+         "copy", "-f", "mpegts", "-listen", "1", url],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.5)
+    yield url
+    process.kill()
+    process.wait()
