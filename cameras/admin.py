@@ -94,7 +94,8 @@ class CameraAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Retention", {"fields": ["keep_days"]}),
+        ("Recording", {"fields": ["record", "pre_roll", "post_roll"]}),
+        ("Retention", {"fields": ["keep_days", "segment_keep_days"]}),
         ("Health", {"fields": Camera.HEALTH_FIELDS}),
     ]  # fmt: skip
 

@@ -112,6 +112,30 @@ class Camera(models.Model):
         help_text="Areas to ignore: a list of polygons, each a list of [x, y] in 0..1.",
     )
 
+    class Record(models.TextChoices):
+        OFF = "off", "off"
+        EVENTS = "events", "a clip per motion event"
+        CONTINUOUS = "continuous", "continuous, with the events marked"
+
+    record = models.CharField(
+        max_length=10, choices=Record, default=Record.EVENTS, help_text="What video to keep."
+    )
+    pre_roll = models.FloatField(
+        default=5.0,
+        validators=[MinValueValidator(0), MaxValueValidator(30)],
+        help_text="Seconds of video kept from before the motion began (to the keyframe before).",
+    )
+    post_roll = models.FloatField(
+        default=5.0,
+        validators=[MinValueValidator(0), MaxValueValidator(120)],
+        help_text="Seconds recorded after the motion ended.",
+    )
+    segment_keep_days = models.PositiveIntegerField(
+        default=7,
+        help_text="Continuous recording: delete video older than this many days (0: only when "
+        'space runs short). Video of events marked "keep" stays.',
+    )
+
     keep_days = models.PositiveIntegerField(
         default=30,
         help_text="Delete this camera's events after this many days (0: only when space runs "
@@ -132,6 +156,9 @@ class Camera(models.Model):
     reconnects = models.PositiveIntegerField(
         default=0, help_text="Times the worker reopened the source since it started."
     )
+    recording = models.CharField(
+        max_length=100, blank=True, help_text="What the recorder is doing, or why it is not."
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -140,7 +167,7 @@ class Camera(models.Model):
     # Written by the capture worker, shown in admin, on the dashboard and on the wire.
     HEALTH_FIELDS = (
         "status", "status_detail", "status_since", "fps", "last_frame_at", "dropped_frames",
-        "reconnects",
+        "reconnects", "recording",
     )  # fmt: skip
 
     class Meta:
@@ -201,6 +228,9 @@ class Camera(models.Model):
             self.end_after,
             self.max_event_length,
             repr(self.mask),
+            self.record,
+            self.pre_roll,
+            self.post_roll,
         )
 
     def set_status(self, status: str, detail: str = "", fps: float | None = None) -> None:
@@ -229,6 +259,7 @@ class Camera(models.Model):
             "last_frame_at": self.last_frame_at.isoformat() if self.last_frame_at else None,
             "dropped_frames": self.dropped_frames,
             "reconnects": self.reconnects,
+            "recording": self.recording,
             "status_label": self.status_label,
             "since_label": self.since_label,
             "health_label": self.health_label,
@@ -259,6 +290,8 @@ class Camera(models.Model):
             parts.append(f"{self.dropped_frames} dropped")
         if self.reconnects:
             parts.append(f"{self.reconnects} reconnect{'s' if self.reconnects > 1 else ''}")
+        if self.recording:
+            parts.append(self.recording)
         return " · ".join(parts)
 
     def to_dict(self) -> dict:

@@ -20,6 +20,7 @@ second which frame widths somebody is watching, and the worker encodes only thos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -84,6 +85,11 @@ class Bus:
             asyncio.run_coroutine_threadsafe(self.end(), self.loop).result(timeout)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout)
+        if not self.thread.is_alive():
+            # Closed here, where no other loop runs: left to the garbage collector, the channel
+            # layer's cleanup would run it inside whatever loop runs then.
+            with contextlib.suppress(Exception):
+                self.loop.close()
 
     def pending(self) -> int:
         return len(self.frames) + len(self.waiting)

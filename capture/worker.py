@@ -24,6 +24,9 @@ from cameras.sources.base import Frame, Source
 from capture.backoff import Backoff
 from capture.bus import Bus
 from events.recorder import EventRecorder
+from events.retention import room_for_video
+from recordings.recorder import VideoRecorder
+from recordings.recovery import recover_recordings
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,12 @@ class CaptureWorker:
         self.source_factory = source_factory
         self.source: Source | None = None
         self.detector = MotionDetector(camera.detector_settings())
-        self.recorder = EventRecorder(camera, bus.publish)
+        self.video = (
+            VideoRecorder(camera, make_room=room_for_video)
+            if camera.record != Camera.Record.OFF
+            else None
+        )
+        self.recorder = EventRecorder(camera, bus.publish, self.video)
         # A camera that comes back is found within RETRY_LIMIT (plus its open time): a try every
         # few seconds costs a dead camera nothing.
         self.backoff = Backoff(limit=RETRY_LIMIT)
@@ -84,6 +92,7 @@ class CaptureWorker:
     def run(self) -> None:
         self.bus.start()
         self.recorder.recover()
+        recover_recordings(self.camera)
         try:
             while not self.stopping:
                 self.step()
@@ -130,6 +139,8 @@ class CaptureWorker:
             self.set_status(Camera.Status.OFFLINE, str(exc))
             return
         self.source = source
+        if self.video is not None:
+            self.video.attach(source)
         self.connected_at = time.time()
         self.backoff.reset()
         logger.info("%s: connected to %s", self.camera.slug, source.describe())
@@ -164,6 +175,8 @@ class CaptureWorker:
 
     def process(self, frame: Frame) -> None:
         """Detect on some frames, publish to viewers if any: most frames are never decoded."""
+        if self.video is not None:
+            self.video.feed(frame)  # before detection, so that an event's clip has this frame
         self.count_gap(frame.captured_at)
         self.rate.tick(frame.captured_at)
         self.last_frame_at = frame.captured_at
@@ -249,6 +262,8 @@ class CaptureWorker:
     def shutdown(self) -> None:
         """Close the open event and the source; the camera shows as offline."""
         self.recorder.close()
+        if self.video is not None:
+            self.video.close()
         if self.source is not None:
             self.source.close()
             self.source = None

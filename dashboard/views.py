@@ -16,6 +16,8 @@ from cameras.views import camera_for_user
 from events.activity import hourly_bars
 from events.consumers import CATCH_UP_MARGIN
 from events.models import MotionEvent, MotionEventQuerySet
+from recordings.forms import DayForm
+from recordings.timeline import day_bounds, marks
 
 RECENT_EVENTS = 12  # the strip of latest events
 ACTIVITY_HOURS = 24
@@ -61,5 +63,23 @@ def camera(request: HttpRequest, slug: str) -> HttpResponse:
         "now": now,
         # alerts come for all the user's cameras, on this page too
         "known_events": _known_events(MotionEvent.objects.for_user(request.user), now),
+        **_timeline(request, camera, events),
     }
     return render(request, "dashboard/camera.html", context)
+
+
+def _timeline(request: HttpRequest, camera: Camera, events: MotionEventQuerySet) -> dict:
+    """A day of recorded video (?day=YYYY-MM-DD, today by default), with its events."""
+    form = DayForm(request.GET)
+    day = form.cleaned_data["day"] if form.is_valid() and form.cleaned_data["day"] else None
+    day = day or timezone.localdate()
+    start, end = day_bounds(day)
+    recorded, happened = marks(camera, day, list(events.started_between(start, end)))
+    if not recorded and camera.record != Camera.Record.CONTINUOUS:
+        return {}
+    return {
+        "timeline": {"recorded": recorded, "events": happened, "day": day, "start": start},
+        "day_form": form,
+        "previous_day": day - dt.timedelta(days=1),
+        "next_day": day + dt.timedelta(days=1) if day < timezone.localdate() else None,
+    }

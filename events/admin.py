@@ -280,7 +280,7 @@ def unkeep(
 @admin.register(MotionEvent)
 class MotionEventAdmin(admin.ModelAdmin):
     list_display = [
-        "thumbnail", "camera", "started_at", "ended_at", "length", "peak_area", "keep",
+        "thumbnail", "camera", "started_at", "ended_at", "length", "peak_area", "video", "keep",
     ]  # fmt: skip
     list_filter = [
         "camera", ("started_at", DateRangeFilter), StateFilter, DurationFilter, "keep",
@@ -295,8 +295,10 @@ class MotionEventAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice: one scan each
     # What the worker recorded is evidence: shown, not edited (files are served only by id).
     # Only "keep", which exempts the event from retention, can be changed.
-    readonly_fields = ["camera", "started_at", "ended_at", "peak_area", "preview", "boxes"]
-    fields = ["camera", "started_at", "ended_at", "peak_area", "keep", "preview", "boxes"]
+    readonly_fields = [
+        "camera", "started_at", "ended_at", "peak_area", "preview", "video", "boxes",
+    ]  # fmt: skip
+    fields = ["camera", "started_at", "ended_at", "peak_area", "keep", "preview", "video", "boxes"]
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -323,6 +325,12 @@ class MotionEventAdmin(admin.ModelAdmin):
     @admin.display(description="duration")
     def length(self, event: MotionEvent) -> str:
         return event.duration_label
+
+    @admin.display(description="video")
+    def video(self, event: MotionEvent) -> str:
+        if not event.clip_url:
+            return "-"
+        return format_html('<a href="{}">play</a>', event.clip_url)
 
     @admin.display(description="snapshot preview")
     def preview(self, event: MotionEvent) -> str:

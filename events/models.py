@@ -9,11 +9,12 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.db.models import F
-from django.db.models.deletion import Collector
 from django.urls import reverse
 from django.utils import timezone
 
+from cameras.files import cascade_with_files, delete_with_files
 from cameras.models import Camera
+from recordings.models import Recording
 
 logger = logging.getLogger(__name__)
 
@@ -103,36 +104,14 @@ class MotionEventQuerySet(models.QuerySet):
         return counts
 
     def delete_with_files(self) -> int:
-        """Delete the events, then their snapshot files once the rows are gone for good.
-
-        Files go after the commit: a crash in between leaves files without rows (which a sweep
-        can find), never rows pointing at files that are gone."""
-        names = [name for row in self.values_list(*MotionEvent.FILE_FIELDS) for name in row if name]
-        with transaction.atomic():
-            deleted, _ = self.delete()
-            transaction.on_commit(lambda: _delete_files(names))
+        """Delete the events and the clips of their own, then their files once the rows are
+        gone for good (cameras/files.py). A continuous segment stays: it is not theirs."""
+        clips = set(self.filter(clip__kind=Recording.Kind.CLIP).values_list("clip", flat=True))
+        with transaction.atomic(using=self.db):
+            deleted = delete_with_files(self)
+            unused = Recording.objects.filter(pk__in=clips, events__isnull=True)
+            unused.delete_with_files()
         return deleted
-
-
-def cascade_with_files(
-    collector: Collector, field: models.Field, sub_objs: models.QuerySet, using: str
-) -> None:
-    """on_delete for an event's camera: its events go with it, and their files after the
-    commit, as MotionEventQuerySet.delete_with_files does."""
-    rows = sub_objs.values_list(*MotionEvent.FILE_FIELDS)  # the collector defers these fields
-    names = [name for row in rows for name in row if name]
-    models.CASCADE(collector, field, sub_objs, using)
-    if names:
-        transaction.on_commit(lambda: _delete_files(names), using=using)
-
-
-def _delete_files(names: list[str]) -> None:
-    storage = MotionEvent.snapshot.field.storage
-    for name in names:
-        try:
-            storage.delete(name)
-        except OSError as exc:
-            logger.warning("cannot delete snapshot %s: %s", name, exc)
 
 
 class MotionEvent(models.Model):
@@ -146,6 +125,10 @@ class MotionEvent(models.Model):
     snapshot = models.ImageField(upload_to=snapshot_path, blank=True)
     snapshot_clean = models.ImageField(upload_to=snapshot_path, blank=True)
     keep = models.BooleanField(default=False, help_text="Never deleted to make room or by age.")
+    # The video of the event: its own clip, or the continuous segment it began in.
+    clip = models.ForeignKey(
+        Recording, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
 
     objects = MotionEventQuerySet.as_manager()
 
@@ -204,6 +187,10 @@ class MotionEvent(models.Model):
     def snapshot_url(self) -> str:
         return reverse("event-snapshot", args=[self.pk]) if self.snapshot else ""
 
+    @property
+    def clip_url(self) -> str | None:
+        return reverse("event-clip", args=[self.pk]) if self.clip_id else None
+
     def to_dict(self) -> dict:
         """What goes on the wire: the websocket, JSON views and tests."""
         return {
@@ -216,6 +203,7 @@ class MotionEvent(models.Model):
             "duration": self.seconds,
             "duration_label": self.duration_label,
             "snapshot_url": self.snapshot_url,
+            "clip_url": self.clip_url,
             "url": self.get_absolute_url(),
         }
 
@@ -253,6 +241,11 @@ class MotionEvent(models.Model):
 
     def delete_with_files(self) -> None:
         MotionEvent.objects.filter(pk=self.pk).delete_with_files()
+
+    def attach_clip(self, recording: Recording) -> None:
+        """The video of this event, once the recorder has opened it."""
+        self.clip = recording
+        MotionEvent.objects.filter(pk=self.pk).update(clip=recording)
 
     def finish(self, ended_at: dt.datetime) -> None:
         self.ended_at = ended_at

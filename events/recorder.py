@@ -22,6 +22,7 @@ from cameras.motion.detector import Detection
 from cameras.motion.segments import MotionSegmenter
 from cameras.sources.base import Frame
 from events.models import MotionEvent, Publish
+from recordings.recorder import VideoRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,10 @@ class Peak:
 
 
 class EventRecorder:
-    def __init__(self, camera: Camera, publish: Publish) -> None:
-        self.camera, self.publish = camera, publish
+    def __init__(
+        self, camera: Camera, publish: Publish, video: VideoRecorder | None = None
+    ) -> None:
+        self.camera, self.publish, self.video = camera, publish, video
         self.segmenter = MotionSegmenter(camera.event_rules())
         self.event: MotionEvent | None = None
         self.peak: Peak | None = None
@@ -75,6 +78,8 @@ class EventRecorder:
         except DatabaseError:
             self.segmenter.end(at)  # no row, no event: the next motion starts a new one
             raise
+        if self.video is not None:
+            self.video.event_started(at, self.event.attach_clip)
         self.peak, self.saved_area = Peak(detection.area, frame, detection), 0.0
         self.store_snapshot(self.peak)
         logger.info("%s: motion event %s started", self.camera.slug, self.event.pk)
@@ -92,6 +97,8 @@ class EventRecorder:
             event.boxes = [list(box) for box in peak.detection.boxes]
             if peak.area > self.saved_area:
                 self.store_snapshot(peak, event)
+        if self.video is not None:
+            self.video.event_ended(at)
         event.finish(ended_at=max(utc(at), event.started_at))
         logger.info("%s: motion event %s ended", self.camera.slug, event.pk)
         event.announce("motion.end", self.publish)

@@ -1,30 +1,47 @@
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from cameras.models import Camera
 from events.forms import EventFilterForm
 from events.models import MotionEvent
+from recordings.exports import export_span
+from recordings.models import Recording
+from recordings.serving import file_response
 
 PAGE_SIZE = 50
 
 
-def _get_event_for_user(request: HttpRequest, pk: int) -> MotionEvent:
+def event_for_user(user: AbstractBaseUser | AnonymousUser, pk: int) -> MotionEvent:
     """The event, if this user may view its camera: looked up through the permission rule."""
-    if not request.user.is_authenticated:
+    if not user.is_authenticated:
         raise PermissionDenied
-    if request.user.is_staff:
-        return get_object_or_404(MotionEvent.objects.select_related("camera"), pk=pk)
-    event = MotionEvent.objects.for_user(request.user).select_related("camera").filter(pk=pk)
-    if not event:  # missing or not theirs: the same answer, so ids cannot be probed
+    events = MotionEvent.objects.select_related("camera", "clip")
+    if user.is_staff:
+        return get_object_or_404(events, pk=pk)
+    event = events.filter(camera__in=Camera.objects.visible_to(user), pk=pk).first()
+    if event is None:  # missing or not theirs: the same answer, so ids cannot be probed
         raise PermissionDenied
-    return event[0]
+    return event
+
+
+def _get_event_for_user(request: HttpRequest, pk: int) -> MotionEvent:
+    return event_for_user(request.user, pk)
 
 
 def _neighbours(
@@ -78,3 +95,26 @@ def snapshot(request: HttpRequest, pk: int) -> FileResponse:
         return FileResponse(image.open("rb"), content_type="image/jpeg")
     except FileNotFoundError:
         raise Http404("snapshot file is missing") from None
+
+
+def clip_file(event: MotionEvent) -> Path | None:
+    """The event's video as a file to serve: its own finished clip as it is, else (a clip still
+    being written, or continuous recording) its span made into one MP4."""
+    if event.clip is None:
+        return None
+    if event.clip.kind == Recording.Kind.CLIP and not event.clip.ongoing:
+        return Path(settings.MEDIA_ROOT) / event.clip.file.name
+    camera = event.camera
+    start = event.started_at - dt.timedelta(seconds=camera.pre_roll)
+    end = (event.ended_at or timezone.now()) + dt.timedelta(seconds=camera.post_roll)
+    return export_span(camera, start, end)
+
+
+@require_GET
+async def clip(request: HttpRequest, pk: int) -> HttpResponse:
+    event = await sync_to_async(event_for_user)(await request.auser(), pk)
+    path = await asyncio.to_thread(clip_file, event)
+    if path is None or not path.is_file():
+        context = {"event": event, "recorded": event.clip_id is not None}
+        return await sync_to_async(render)(request, "events/no_clip.html", context, status=404)
+    return file_response(request, path, f"event-{event.pk}.mp4")

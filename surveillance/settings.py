@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "cameras",
+    "recordings",
     "events",
     "dashboard",
     "capture",

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard import views as dashboard_views
+from recordings import views as recording_views
 from surveillance.views import healthz
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("cameras/<slug:slug>/", dashboard_views.camera, name="camera-detail"),
+    path("cameras/<slug:slug>/clip.mp4", recording_views.span, name="camera-clip"),
     path("cameras/", include("cameras.urls")),
     path("events/", include("events.urls")),
 ]

@@ -62,7 +62,8 @@ def camera_form(camera: Camera, **changes: object) -> dict:
         "detection_fps": camera.detection_fps, "detection_width": camera.detection_width,
         "start_after": camera.start_after, "end_after": camera.end_after,
         "max_event_length": camera.max_event_length, "mask": "[]",
-        "keep_days": camera.keep_days, **changes,
+        "keep_days": camera.keep_days, "record": camera.record, "pre_roll": camera.pre_roll,
+        "post_roll": camera.post_roll, "segment_keep_days": camera.segment_keep_days, **changes,
     }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from channels_redis.core import RedisChannelLayer
 
 from cameras.models import Camera
 from cameras.sources import EndOfStream
-from cameras.sources.opencv import FileSource
+from cameras.sources.demux import FileSource
 from capture.bus import MAX_FRAMES, SEND_TIMEOUT, Bus
 from capture.worker import CaptureWorker
 from events.models import MotionEvent

@@ -20,6 +20,7 @@ from django.utils import timezone
 from cameras.models import Camera
 from events.models import MotionEvent
 from events.retention import ORPHAN_AGE, Pruner
+from recordings.models import Recording, recording_name
 
 MEDIA = Path(settings.MEDIA_ROOT)
 SIZE = 500_000  # bytes per snapshot file, two per event: well above the disk's other churn
@@ -156,3 +157,104 @@ def test_without_a_media_folder_prune_says_so_in_a_line_and_still_expires_events
     outcome = Pruner(root, budget=10**9, reserve=10**9).run()
     assert outcome.for_space == 0
     assert f"{root} does not exist (yet)" in caplog.text
+
+
+# -- video --
+
+
+def recorded(
+    camera: Camera, days_ago: float, kind: str = Recording.Kind.SEGMENT, seconds: float = 60
+) -> Recording:
+    started = timezone.now() - dt.timedelta(days=days_ago)
+    made = Recording.objects.create(
+        camera=camera, kind=kind, started_at=started,
+        ended_at=started + dt.timedelta(seconds=seconds),
+        file=recording_name(camera, started, kind), size=SIZE, codec="h264",
+    )  # fmt: skip
+    path = MEDIA / made.file.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(SIZE))
+    return made
+
+
+def video_gone(made: Recording) -> bool:
+    return (
+        not Recording.objects.filter(pk=made.pk).exists() and not (MEDIA / made.file.name).exists()
+    )
+
+
+def video_kept(made: Recording) -> bool:
+    return Recording.objects.filter(pk=made.pk).exists() and (MEDIA / made.file.name).exists()
+
+
+def test_segments_older_than_their_cameras_segment_keep_days_go_unless_a_kept_event_needs_them(
+    pruning: None, front_door: Camera
+) -> None:
+    front_door.segment_keep_days = 7
+    front_door.save()
+    old, recent, needed = recorded(front_door, 8), recorded(front_door, 6), recorded(front_door, 9)
+    marked = event(front_door, 9, keep=True)  # inside the third segment's minute
+    MotionEvent.objects.filter(pk=marked.pk).update(
+        started_at=needed.started_at + dt.timedelta(seconds=20),
+        ended_at=needed.started_at + dt.timedelta(seconds=25),
+    )
+    outcome = Pruner(MEDIA).run()
+    assert outcome.video == 1 and video_gone(old)
+    assert video_kept(recent) and video_kept(needed)
+
+
+def test_an_events_own_clip_goes_with_it_and_a_kept_events_stays(
+    pruning: None, front_door: Camera
+) -> None:
+    front_door.keep_days = 7
+    front_door.save()
+    old, marked = event(front_door, 8), event(front_door, 9, keep=True)
+    old_clip = recorded(front_door, 8, kind=Recording.Kind.CLIP)
+    marked_clip = recorded(front_door, 9, kind=Recording.Kind.CLIP)
+    old.attach_clip(old_clip), marked.attach_clip(marked_clip)
+    Pruner(MEDIA).run()
+    assert gone(old) and video_gone(old_clip)
+    assert kept(marked) and video_kept(marked_clip)
+
+
+def test_the_size_budget_counts_video_and_the_oldest_goes_first_whatever_it_is(
+    pruning: None, front_door: Camera
+) -> None:
+    before = Pruner(MEDIA).used()
+    oldest_segment, old_event = recorded(front_door, 5), event(front_door, 4)
+    newer_segment, newest = recorded(front_door, 3), event(front_door, 2)
+    # A segment is one SIZE, an event two; room for three and a half.
+    outcome = Pruner(MEDIA, budget=before + int(3.5 * SIZE)).run()
+    assert video_gone(oldest_segment) and gone(old_event)
+    assert video_kept(newer_segment) and kept(newest)
+    assert outcome.video == 1 and outcome.for_space == 1
+
+
+def test_the_recorder_frees_the_oldest_video_but_keeps_the_events(
+    pruning: None, front_door: Camera
+) -> None:
+    before = Pruner(MEDIA).used()
+    oldest, newer = recorded(front_door, 3), recorded(front_door, 2)
+    clip = recorded(front_door, 1, kind=Recording.Kind.CLIP)
+    the_event = event(front_door, 1)
+    the_event.attach_clip(clip)
+    # Three videos of one SIZE, the event's snapshots two: room for four and a half.
+    assert Pruner(MEDIA, budget=before + int(4.5 * SIZE)).make_room_for_video()
+    assert video_gone(oldest) and video_kept(newer) and video_kept(clip) and kept(the_event)
+    # Room for less than the event's snapshots: all video goes, and that is not enough.
+    assert not Pruner(MEDIA, budget=before + SIZE).make_room_for_video()
+    assert kept(the_event)
+    the_event.refresh_from_db()
+    assert the_event.clip is None  # its clip went to make room, its row and pictures stayed
+
+
+def test_orphan_video_files_go_once_an_hour_old(pruning: None, front_door: Camera) -> None:
+    made = recorded(front_door, 1)
+    orphan = MEDIA / recording_name(front_door, made.started_at, "clip")
+    orphan.write_bytes(b"x" * 100)
+    fresh = MEDIA / recording_name(front_door, made.started_at, "segment")
+    fresh.write_bytes(b"x" * 100)
+    old = time.time() - ORPHAN_AGE - 10
+    os.utime(orphan, (old, old))
+    assert Pruner(MEDIA).run().orphans == 1
+    assert not orphan.exists() and fresh.exists() and video_kept(made)

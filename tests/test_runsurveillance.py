@@ -248,7 +248,7 @@ def test_sigterm_stops_every_child_and_removes_the_redis_socket(surveillance: Ru
 def test_a_second_start_on_the_same_data_dir_keeps_the_cameras(surveillance: Running) -> None:
     stop_process(surveillance.process, timeout=20)  # already stopped, in file order
     port = free_port()
-    again = start_supervisor(surveillance.env, port)
+    again = start_supervisor(surveillance.env, port, surveillance.log)
     try:
         wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 30, "/healthz after a restart")
         wait_until(lambda: workers_of(again.pid, "cam-a"), 10, "the worker of cam-a")

@@ -8,6 +8,7 @@ from django.test import Client
 from cameras.models import Camera
 from events.models import MotionEvent
 from tests.conftest import client_for
+from tests.test_admin import camera_form
 
 
 @pytest.fixture
@@ -116,21 +117,7 @@ def test_saving_the_masked_source_in_admin_keeps_the_password(owner: object, db:
     camera = Camera.objects.create(
         slug="porch", name="Porch", source="rtsp://u:hunter2@192.0.2.1/s"
     )
-    form = {
-        "name": "Porch light",
-        "slug": "porch",
-        "source": "rtsp://u:***@192.0.2.1/s",
-        "enabled": "on",
-        "sensitivity": 25,
-        "min_area": 0.5,
-        "detection_fps": 5,
-        "detection_width": 320,
-        "start_after": 0.5,
-        "end_after": 5,
-        "max_event_length": 300,
-        "mask": "[]",
-        "keep_days": 30,
-    }
+    form = camera_form(camera, name="Porch light")
     response = client_for(owner).post(f"/admin/cameras/camera/{camera.pk}/change/", form)
     assert response.status_code == 302
     camera.refresh_from_db()

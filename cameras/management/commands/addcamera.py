@@ -16,6 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="display name (default: from the slug)")
         parser.add_argument("--disabled", action="store_true", help="register without capturing")
         parser.add_argument(
+            "--record", choices=Camera.Record.values, help="off, events (default) or continuous"
+        )
+        parser.add_argument(
             "--viewer", action="append", default=[], metavar="USERNAME",
             help="let this user view the camera (repeatable)",
         )  # fmt: skip
@@ -27,6 +30,8 @@ class Command(BaseCommand):
         camera.source = source
         camera.name = options["name"] or camera.name or slug.replace("-", " ").capitalize()
         camera.enabled = not options["disabled"]
+        if options["record"]:
+            camera.record = options["record"]
         try:
             camera.full_clean()
         except ValidationError as exc:

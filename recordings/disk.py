@@ -1,0 +1,142 @@
+"""The thread that writes a camera's recordings: a slow or full disk never holds up capture.
+
+The capture loop hands over what to write and returns at once; this thread opens, writes and
+closes the files, and says what became of them (closed, with its size, or failed, with why)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from cameras.jpeg import decode_jpeg
+from cameras.sources import CorruptFrame
+from recordings.mp4 import CopyWriter, EncodeWriter, Part, Writer, remux
+
+logger = logging.getLogger(__name__)
+
+MAX_QUEUED = 32 * 1024 * 1024  # bytes waiting for the disk before frames are dropped
+
+
+@dataclass
+class Outcome:
+    recording: int  # the Recording's id
+    size: int = 0
+    failed: str = ""  # why the file stopped early
+
+
+def words(exc: OSError) -> str:
+    return "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+
+
+class DiskWriter:
+    def __init__(self, name: str) -> None:
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()
+        self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self.queued = 0  # bytes of writes not yet done
+        self.lock = threading.Lock()
+        self.writers: dict[int, Writer] = {}
+        self.failed: set[int] = set()
+        self.thread = threading.Thread(target=self.run, name=f"disk {name}", daemon=True)
+        self.thread.start()
+
+    # The capture thread's side.
+
+    def open(self, recording: int, path: Path, make: Callable[[Path], Writer]) -> None:
+        self.commands.put(("open", recording, (path, make)))
+
+    def write(self, recording: int, payload: tuple, size: int) -> bool:
+        """Queue a write; False (nothing queued) while the disk is this far behind."""
+        with self.lock:
+            if self.queued + size > MAX_QUEUED:
+                return False
+            self.queued += size
+        self.commands.put(("write", recording, (payload, size)))
+        return True
+
+    def close(self, recording: int, indexed: bool) -> None:
+        """Close the file; `indexed` rewrites it once with its index first, for seeking."""
+        self.commands.put(("close", recording, indexed))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.commands.put(("stop", 0, None))
+        self.thread.join(timeout)
+
+    # The thread's side.
+
+    def run(self) -> None:
+        while True:
+            command, recording, argument = self.commands.get()
+            if command == "stop":
+                for number in list(self.writers):
+                    self.finish(number, indexed=False)
+                return
+            try:
+                getattr(self, f"do_{command}")(recording, argument)
+            except Exception:  # a bug must not leave capture writing into a dead thread
+                logger.exception("recording %s: %s failed", recording, command)
+                self.fail(recording, "error while writing")
+
+    def do_open(self, recording: int, argument: tuple) -> None:
+        path, make = argument
+        try:
+            self.writers[recording] = make(path)
+        except (OSError, av.FFmpegError) as exc:
+            self.fail(recording, words(exc) if isinstance(exc, OSError) else str(exc))
+
+    def do_write(self, recording: int, argument: tuple) -> None:
+        payload, size = argument
+        with self.lock:
+            self.queued -= size
+        writer = self.writers.get(recording)
+        if writer is None:
+            return  # failed earlier: the rest of this recording is not written
+        try:
+            if isinstance(writer, CopyWriter):
+                writer.write(*payload)
+            else:
+                image, at = payload
+                writer.write(decode_jpeg(image) if isinstance(image, bytes) else image, at)
+        except CorruptFrame:
+            pass  # a damaged JPEG: one frame fewer
+        except OSError as exc:
+            self.fail(recording, words(exc))
+
+    def do_close(self, recording: int, indexed: bool) -> None:
+        if recording in self.writers:
+            self.finish(recording, indexed)
+
+    def finish(self, recording: int, indexed: bool) -> None:
+        writer = self.writers.pop(recording)
+        writer.close()
+        if indexed and writer.frames:
+            try:
+                remux([Part(writer.path, 0.0)], writer.path)
+            except (OSError, av.FFmpegError) as exc:  # the fragmented file still plays
+                logger.warning("recording %s: cannot index %s: %s", recording, writer.path, exc)
+        self.outcomes.put(Outcome(recording, writer.size()))
+
+    def fail(self, recording: int, why: str) -> None:
+        writer = self.writers.pop(recording, None)
+        size = 0
+        if writer is not None:
+            writer.close()  # what was written so far plays
+            if writer.frames:
+                size = writer.size()
+            else:  # not one frame: no file (its row goes too)
+                writer.path.unlink(missing_ok=True)
+        self.outcomes.put(Outcome(recording, size, failed=why))
+
+
+def copy_writer(template: av.VideoStream) -> Callable[[Path], Writer]:
+    return lambda path: CopyWriter(path, template)
+
+
+def encode_writer(width: int, height: int, fps: float) -> Callable[[Path], Writer]:
+    return lambda path: EncodeWriter(path, width, height, fps)
