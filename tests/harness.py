@@ -231,5 +231,8 @@ def log_in(url: str, username: str, password: str, timeout: float = 10) -> httpx
 def session_cookie(url: str, username: str, password: str) -> str:
     """A `sessionid=…` Cookie header value for that user; the session lives in the database,
     so it stays good for any web process on the same database until it logs out."""
-    with log_in(url, username, password) as client:
+    client = log_in(url, username, password)
+    try:
         return f"sessionid={client.cookies['sessionid']}"
+    finally:
+        client.close()
