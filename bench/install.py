@@ -33,13 +33,14 @@ def video_or_synthetic(requested: Path | None, tmp: Path, seconds: float = 20) -
 
 
 def install(env: dict[str, str], cameras: int, source: str) -> None:
-    """Migrates, adds cameras cam0 … cam{cameras-1} on `source`, and a staff USERNAME."""
+    """Migrates, adds cameras cam0 … cam{cameras-1} on `source`, and USERNAME, a superuser (it
+    sees every camera, and the whole admin)."""
     from django.contrib.auth import get_user_model
 
     manage(env, "migrate", "--noinput", "--verbosity", "0")
     for i in range(cameras):
         manage(env, "addcamera", f"cam{i}", source)
-    get_user_model().objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
+    get_user_model().objects.create_superuser(USERNAME, password=PASSWORD)
 
 
 def fresh_postgres(url: str, prefix: str) -> tuple[str, Callable[[], None]]:
