@@ -223,11 +223,7 @@ def garage(db: None, motion_video: Path) -> Camera:
 
 # -- headless Chromium (Debian's package) --
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps trying to reach outside hosts.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]  # fmt: skip
+CHROMIUM, CHROMIUM_ARGS = harness.CHROMIUM, harness.CHROMIUM_ARGS
 
 
 @pytest.fixture

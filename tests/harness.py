@@ -23,6 +23,8 @@ import httpx
 from tests.processes import free_port, serves_healthz, stop_process, wait_until
 
 __all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
     "REPO",
     "LiveServer",
     "RedisMissingError",
@@ -44,6 +46,12 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parent.parent
 LOGIN = "/accounts/login/"
+# Debian's Chromium, for Playwright. Without the background-networking flags it keeps trying to
+# reach outside hosts.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]  # fmt: skip
 
 
 class RedisMissingError(RuntimeError):
@@ -53,14 +61,16 @@ class RedisMissingError(RuntimeError):
 # -- the environment --
 
 
-def child_env(data_dir: Path | str, redis_url: str, database_url: str = "") -> dict[str, str]:
-    """This process's environment, pointed at that data dir, Redis and database (SQLite in the
-    data dir when `database_url` is empty): what every product process started here gets."""
-    env = {**os.environ, "SURVEILLANCE_DATA_DIR": str(data_dir), "REDIS_URL": redis_url,
+def child_env(data_dir: Path | str, redis_url: str = "", database_url: str = "") -> dict[str, str]:
+    """This process's environment, pointed at that data dir, Redis and database: what every
+    product process started here gets. Left empty, each is the product's default (runsurveillance
+    starts its own Redis; SQLite in the data dir), never the caller's."""
+    env = {**os.environ, "SURVEILLANCE_DATA_DIR": str(data_dir),
            "DJANGO_SETTINGS_MODULE": "surveillance.settings", "PYTHONPATH": str(REPO)}  # fmt: skip
-    env.pop("DATABASE_URL", None)  # never the database of whoever runs this
-    if database_url:
-        env["DATABASE_URL"] = database_url
+    for name, value in (("REDIS_URL", redis_url), ("DATABASE_URL", database_url)):
+        env.pop(name, None)
+        if value:
+            env[name] = value
     return env
 
 
@@ -70,7 +80,8 @@ def setup_django(data_dir: Path, redis_sock: Path | None = None,
     (`redis.sock` in the data dir by default); returns the env for its children."""
     redis_sock = redis_sock or data_dir / "redis.sock"
     env = child_env(data_dir, f"unix://{redis_sock}", database_url)
-    os.environ.pop("DATABASE_URL", None)
+    for name in ("REDIS_URL", "DATABASE_URL"):
+        os.environ.pop(name, None)
     os.environ.update(env)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
