@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,6 +51,7 @@ from bench.soak_report import (
     SOCKETS,
     VIEWERS,
     Run,
+    connected_at,
     describe,
     report,
 )  # fmt: skip
@@ -241,15 +241,6 @@ def finish(servers: Servers, run: Run) -> None:
     connection.close()
 
 
-def connected_at(camera: str, fallback: float) -> float:
-    """When the worker opened its video, from its log (its clock starts the loop)."""
-    for line in (LOGS / f"worker-{camera}.log").read_text(errors="replace").splitlines():
-        if f"{camera}: connected to" in line:
-            stamp = " ".join(line.split()[:2])
-            return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
-    return fallback
-
-
 # --- setting up -----------------------------------------------------------------------------------
 
 
@@ -266,12 +257,8 @@ def make_scene(tmp: Path, env: dict[str, str]) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="the measured run")
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=120.0,
-        help="seconds before memory counts (at most a third of the run)",
-    )
+    parser.add_argument("--warmup", type=float, default=120.0,
+                        help="seconds before memory counts (≤ a third of the run)")  # fmt: skip
     parser.add_argument("--database-url", default="", help="postgres://…: a server to use")
     parser.add_argument("--query", default="",
                         help="the viewers' query string, e.g. ?width=640&fps=5 (default: every "

@@ -221,3 +221,12 @@ def describe(args: argparse.Namespace, clients: int) -> str:
         f"staff user; our web process (`python -m surveillance.server`, Daphne); a private "
         f"redis-server on a unix socket; {database}."
     )
+
+
+def connected_at(camera: str, fallback: float) -> float:
+    """When the worker opened its video, from its log (its clock starts the loop)."""
+    for line in (LOGS / f"worker-{camera}.log").read_text(errors="replace").splitlines():
+        if f"{camera}: connected to" in line:
+            stamp = " ".join(line.split()[:2])
+            return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return fallback
