@@ -4,8 +4,8 @@ the web server, capture workers, management commands and a logged-in session.
 Tests (through tests/conftest.py) and benchmarks (bench/) both use this; it needs neither pytest
 nor a configured Django to import. The functions that start product processes read the product's
 own argv (capture.supervisor), so call them after `setup_django()` (benchmarks) or once
-pytest-django has configured settings (tests). Every process started here is stopped by its PID
-with `stop_process`; servers listen on 127.0.0.1 or on unix sockets.
+pytest-django has configured settings (tests). Callers stop what they start by its PID
+(`stop_process`); servers listen on 127.0.0.1 or on unix sockets.
 """
 
 from __future__ import annotations
