@@ -32,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import harness
+
 CAMERAS = [("front-door", "Front door"), ("garage", "Garage"), ("garden", "Garden"),
            ("driveway", "Driveway")]  # fmt: skip
 BATCH = 5000
@@ -42,16 +45,8 @@ ONGOING = 20
 def setup_django(data_dir: str, database_url: str | None) -> str:
     """Django on a throw-away data dir and a database made fresh for this run; returns the
     configured database name, for destroy_test_db to put back."""
-    os.environ["SURVEILLANCE_DATA_DIR"] = data_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "surveillance.settings"
     os.environ.setdefault("SURVEILLANCE_LOG_LEVEL", "WARNING")  # not a line per login
-    os.environ.pop("DATABASE_URL", None)
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
+    harness.setup_django(Path(data_dir), database_url=database_url or "")
     from django.db import connection
     from django.test.utils import setup_test_environment
 

@@ -14,8 +14,6 @@ error) in any process's log, and every HTTP 5xx. Progress every 30 s.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import re
 import subprocess
 import sys
@@ -26,15 +24,21 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.worker_cpu import manage  # noqa: E402
-from tests.processes import free_port, serves_healthz, stop_process, wait_until  # noqa: E402
+from bench.install import PASSWORD, USERNAME, fresh_postgres, install
+from tests.harness import (
+    manage,
+    setup_django,
+    start_redis,
+    start_web_server,
+    start_worker,
+    stop_process,
+)  # fmt: skip
+from tests.videos import write_video
 
 WORKERS = 8
 CLIENTS = 4
-PASSWORD = "bench-only-" + os.urandom(6).hex()
 DB_ERRORS = re.compile(r"database is locked|OperationalError|IntegrityError|deadlock", re.I)
 
 
@@ -61,7 +65,7 @@ class Web:
         client.get("/accounts/login/")
         token = client.cookies["csrftoken"]
         response = client.post("/accounts/login/", data={
-            "username": "admin", "password": PASSWORD, "csrfmiddlewaretoken": token,
+            "username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token,
         })  # fmt: skip
         self.check(response)
         self.logins += 1
@@ -85,115 +89,87 @@ class Web:
             self.errors += 1
 
 
-def count_rows(env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [sys.executable, str(REPO / "manage.py"), "shell", "--no-imports", "-c",
-         "from events.models import MotionEvent; from cameras.models import Camera; "
-         "print(MotionEvent.objects.count(), MotionEvent.objects.filter(keep=True).count())"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    return out.stdout.strip()
+def count_rows(env: dict[str, str]) -> list[str]:
+    """Events written, and events marked keep, as the database has them now."""
+    out = manage(env, "shell", "--no-imports", "-c",
+                 "from events.models import MotionEvent; print(MotionEvent.objects.count(), "
+                 "MotionEvent.objects.filter(keep=True).count())", timeout=60)  # fmt: skip
+    return [*out.split(), "?", "?"][:2]
+
+
+def start(env: dict[str, str], tmp: Path, running: list[subprocess.Popen]) -> str:
+    """Redis, the web server and the workers, added to `running`; the web server's URL."""
+    running.append(start_redis(tmp / "redis.sock", log=tmp / "redis.log"))
+    web = start_web_server(env, log=tmp / "web.log", detached=True)
+    running.insert(0, web.process)
+    for i in range(WORKERS):  # stopped first: the web process and Redis outlive them
+        running.insert(0, start_worker(env, f"cam{i}", tmp / f"cam{i}.log", detached=True))
+    return web.url
+
+
+def load(url: str, minutes: float, env: dict[str, str], backend: str) -> list[Web]:
+    """The web clients' loops beside the workers for `minutes`, with progress every 30 s."""
+    stop = threading.Event()
+    clients = [Web(url, stop) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=c.run, daemon=True) for c in clients]
+    for thread in threads:
+        thread.start()
+    say(f"{WORKERS} workers and {CLIENTS} web clients on {backend} for {minutes:g} min")
+    end = time.monotonic() + minutes * 60
+    while time.monotonic() < end:
+        time.sleep(min(30, max(0, end - time.monotonic())))
+        events, kept = count_rows(env)
+        say(f"events {events} (kept {kept}), logins {sum(c.logins for c in clients)}, "
+            f"HTTP errors {sum(c.errors for c in clients)}")  # fmt: skip
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    return clients
+
+
+def table(backend: str, minutes: float, clients: list[Web], counts: list[str],
+          found: list[str]) -> str:  # fmt: skip
+    events, kept = counts
+    return "\n".join([
+        "| database | minutes | workers | web clients | events written | marked keep | logins "
+        "| HTTP 5xx / errors | database errors in logs |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        f"| {backend} | {minutes:g} | {WORKERS} | {CLIENTS} | {events} | {kept} "
+        f"| {sum(c.logins for c in clients)} | {sum(c.errors for c in clients)} | {len(found)} |",
+        *(f"    {line}" for line in found[:10]),
+    ])  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument("--database-url", default="", help="postgres://…: a server to use")
     args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="db-contention-") as tmp:
-        tmp = Path(tmp)
-        env = {**os.environ, "SURVEILLANCE_DATA_DIR": str(tmp / "data"), "PYTHONPATH": str(REPO),
-               "SURVEILLANCE_ADMIN_PASSWORD": PASSWORD}  # fmt: skip
-        env.pop("DATABASE_URL", None)
-        # This process needs Django only for the supervisor's helpers: the same data dir.
-        os.environ.update(SURVEILLANCE_DATA_DIR=env["SURVEILLANCE_DATA_DIR"],
-                          DJANGO_SETTINGS_MODULE="surveillance.settings")  # fmt: skip
-        import django
-
-        django.setup()
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
-        from bench.worker_cpu import start_redis
-        from capture.supervisor import web_server_argv
-
-        dbname = ""
-        if args.database_url:
-            dbname = f"bench_db_contention_{os.getpid()}"
-            subprocess.run(["psql", args.database_url, "-qc", f"CREATE DATABASE {dbname}"],
-                           check=True)  # fmt: skip
-            env["DATABASE_URL"] = args.database_url.rsplit("/", 1)[0] + "/" + dbname
-        sock = tmp / "redis.sock"
-        env["REDIS_URL"] = f"unix://{sock}"
-        processes: list[subprocess.Popen] = []
-        logs: list[Path] = []
-        redis = None
+    backend = "PostgreSQL" if args.database_url else "SQLite (WAL, IMMEDIATE, busy_timeout 5 s)"
+    url, drop = "", None
+    if args.database_url:
+        url, drop = fresh_postgres(args.database_url, "bench_db_contention")
+    with tempfile.TemporaryDirectory(prefix="db-contention-") as name:
+        tmp = Path(name)
+        running: list[subprocess.Popen] = []
         try:
-            from tests.videos import write_video
-
+            env = setup_django(tmp / "data", tmp / "redis.sock", url)
             video = write_video(tmp / "busy.mp4", 6, moving=(1, 2.5))
-            manage(env, "migrate", "--noinput", "--verbosity", "0")
-            manage(env, "bootstrap")
-            for index in range(WORKERS):
-                manage(env, "addcamera", f"cam{index}", str(video))
-            manage(
-                env,
-                "shell",
-                "--no-imports",
-                "-c",
-                "from cameras.models import Camera; Camera.objects.update(end_after=1.0)",
-            )
-            redis = start_redis(sock, env)
-            port = free_port()
+            install(env, WORKERS, str(video))
+            from cameras.models import Camera
 
-            def spawn(name: str, argv: list[str]) -> None:
-                log = tmp / f"{name}.log"
-                logs.append(log)
-                processes.append(subprocess.Popen(
-                    argv, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-                ))  # fmt: skip
-
-            spawn("web", web_server_argv("127.0.0.1", port))
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: serves_healthz(url), 30, "the web process")
-            for index in range(WORKERS):
-                spawn(f"cam{index}", [sys.executable, "manage.py", "capture", f"cam{index}"])
-            stop = threading.Event()
-            clients = [Web(url, stop) for _ in range(CLIENTS)]
-            threads = [threading.Thread(target=c.run, daemon=True) for c in clients]
-            for thread in threads:
-                thread.start()
-            say(f"{WORKERS} workers and {CLIENTS} web clients on "
-                f"{'PostgreSQL' if dbname else 'SQLite'} for {args.minutes:g} min")  # fmt: skip
-            end = time.monotonic() + args.minutes * 60
-            while time.monotonic() < end:
-                time.sleep(min(30, max(0, end - time.monotonic())))
-                events, kept = [*count_rows(env).split(), "?", "?"][:2]
-                say(f"events {events} (kept {kept}), logins {sum(c.logins for c in clients)}, "
-                    f"HTTP errors {sum(c.errors for c in clients)}")  # fmt: skip
-            stop.set()
-            for thread in threads:
-                thread.join(60)
-            final = count_rows(env)
+            Camera.objects.update(end_after=1.0)
+            web_url = start(env, tmp, running)
+            clients = load(web_url, args.minutes, env, backend)
+            counts = count_rows(env)
         finally:
-            for process in processes:
+            for process in running:
                 stop_process(process, timeout=20)
-            if redis is not None:
-                redis.terminate()
-                redis.wait(time.monotonic() + 10)
-            if dbname:
-                subprocess.run(["psql", args.database_url, "-qc",
-                                f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"])  # fmt: skip
-        found = [line for log in logs for line in log.read_text().splitlines()
+            if drop is not None:
+                drop()
+        found = [line for log in sorted(tmp.glob("*.log")) for line in log.read_text().splitlines()
                  if DB_ERRORS.search(line)]  # fmt: skip
-        events, kept = [*final.split(), "?", "?"][:2]
-        backend = "PostgreSQL" if dbname else "SQLite (WAL, IMMEDIATE, busy_timeout 5 s)"
-        print(f"\n| database | minutes | workers | web clients | events written | marked keep "
-              f"| logins | HTTP 5xx / errors | database errors in logs |\n|---|--:|--:|--:|--:|--:"
-              f"|--:|--:|--:|\n| {backend} | {args.minutes:g} | {WORKERS} | {CLIENTS} | {events} "
-              f"| {kept} | {sum(c.logins for c in clients)} | "
-              f"{sum(c.errors for c in clients)} | {len(found)} |")  # fmt: skip
-        for line in found[:10]:
-            print("    " + line)
+    print("\n" + table(backend, args.minutes, clients, counts, found))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Cost of the detection step alone (MotionDetector.detect) per frame, on real footage.
 
-    .venv/bin/python bench/detection_step.py [--frames 300]
+    .venv/bin/python bench/detection_step.py [--video PATH] [--frames 300]
 
-Frames come from ../shared/testdata/highway-640x480-15fps.mp4 (real traffic), used as they are
-(640x480) and scaled up to 1920x1080 (bicubic, decoded before timing: decoding is not part of the
-step). Without the test data, a synthetic textured scene with a moving box stands in. Prints
+Frames come from --video (docs/benchmarks.md: ../shared/testdata/highway-640x480-15fps.mp4, real
+traffic), used as they are (640x480) and scaled up to 1920x1080 (bicubic, decoded before timing:
+decoding is not part of the step). Without --video, a synthetic textured scene with a moving box
+stands in. Prints
 milliseconds per frame (median and 95th percentile) and OpenCV's thread count.
 """
 
@@ -27,8 +28,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveillance.settings")
 from detection_clips import read_frames  # noqa: E402  (beside this script)
 
 from cameras.motion.detector import MotionDetector  # noqa: E402
-
-VIDEO = REPO.parent / "shared" / "testdata" / "highway-640x480-15fps.mp4"
 
 
 def synthetic_frames(count: int) -> list[np.ndarray]:
@@ -57,10 +56,12 @@ def time_detection(frames: list[np.ndarray]) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, help="real footage (default: a synthetic scene)")
     parser.add_argument("--frames", type=int, default=300)
     args = parser.parse_args()
-    frames = read_frames(VIDEO, args.frames) if VIDEO.exists() else synthetic_frames(args.frames)
-    source = VIDEO.name if VIDEO.exists() else "synthetic scene (test data not found)"
+    video = args.video
+    frames = read_frames(video, args.frames) if video else synthetic_frames(args.frames)
+    source = video.name if video else "a synthetic scene (no --video)"
     print(f"frames: {len(frames)} from {source}; OpenCV threads: {cv2.getNumThreads()}")
     print("| input | detect() ms per frame, median | p95 |")
     print("|---|---:|---:|")

@@ -1,8 +1,8 @@
 """Motion-detection accuracy on real footage: the product's detector beside the seed's.
 
-    .venv/bin/python bench/evaluate_detection.py [--out bench/out/detection] [--testdata DIR]
+    .venv/bin/python bench/evaluate_detection.py --testdata DIR [--out bench/out/detection]
 
-Clips (from ../shared/testdata, each skipped with a message when missing):
+Clips (from --testdata, e.g. ../shared/testdata; each skipped with a message when missing):
 - highway-events-15fps.mp4: event-level truth (`expected_motion`), lighting ramps;
 - highway-640x480-15fps.mp4: CDnet per-frame truth (frame k = CDnet frame k+1, temporal ROI);
 - five nuisance clips made here from the quiet first 10 s of the events clip (light switch,
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,23 +27,16 @@ from detection_clips import Clip, cdnet_clip, events_clip, nuisance_clips
 from detection_metrics import Run, score, table
 from detection_plot import plot
 
-REPO = Path(__file__).resolve().parent.parent
-TESTDATA = REPO.parent / "shared" / "testdata"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.harness import REPO, setup_django
+
 DEFAULT_OUT = REPO / "bench" / "out" / "detection"
+DETECTOR = "cameras/motion"  # the product code measured, for the report's provenance
 
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def setup_django(data_dir: str) -> None:
-    """Django configured on a throw-away data dir, so nothing of a real install is touched."""
-    import django
-
-    sys.path.insert(0, str(REPO))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveillance.settings")
-    os.environ["SURVEILLANCE_DATA_DIR"] = data_dir
-    django.setup()
 
 
 def missing(*paths: Path) -> list[str]:
@@ -108,10 +100,12 @@ def spans(intervals: list[tuple[float, float]]) -> str:
 
 def provenance() -> str:
     """Which product code was measured: HEAD, and whether the detector has uncommitted edits."""
-    motion = REPO / "cameras" / "motion.py"
-    digest = hashlib.sha256(motion.read_bytes()).hexdigest()[:12]
-    dirty = "uncommitted changes" if git("status", "--porcelain", str(motion)) else "as committed"
-    return f"commit {git('rev-parse', '--short', 'HEAD')}, cameras/motion.py {dirty} ({digest})"
+    digest = hashlib.sha256()
+    for path in sorted((REPO / DETECTOR).glob("*.py")):
+        digest.update(path.read_bytes())
+    dirty = "uncommitted changes" if git("status", "--porcelain", DETECTOR) else "as committed"
+    head = git("rev-parse", "--short", "HEAD")
+    return f"commit {head}, {DETECTOR}/ {dirty} ({digest.hexdigest()[:12]})"
 
 
 def git(*args: str) -> str:
@@ -143,12 +137,13 @@ def report(evaluated: list[tuple[Clip, list[Run]]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where PNGs, clips go")
-    parser.add_argument("--testdata", type=Path, default=TESTDATA, help="the shared test data")
+    parser.add_argument("--testdata", type=Path, required=True,
+                        help="the test data (../shared/testdata: see its README)")  # fmt: skip
     args = parser.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="evaluate-detection-") as data_dir:
-        setup_django(data_dir)
+        setup_django(Path(data_dir))  # nothing of a real install is touched
         clips = gather_clips(args.testdata, out)
         if not clips:
             say(f"no clips found under {args.testdata}: nothing to evaluate")

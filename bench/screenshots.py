@@ -12,7 +12,6 @@ is stopped by PID at the end.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import subprocess
 import sys
@@ -22,23 +21,27 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.processes import free_port, serves_healthz, stop_process, wait_until  # noqa: E402
+from tests.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    child_env,
+    free_port,
+    manage,
+    serves_healthz,
+    spawn,
+    stop_process,
+    wait_until,
+)  # fmt: skip
 
 PASSWORD = secrets.token_urlsafe(16)  # for this throwaway run only
 CAMERAS = [("front-door", "Front door"), ("driveway", "Driveway"), ("garden", "Garden")]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
 def say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
 def prepare(env: dict[str, str]) -> None:
@@ -65,9 +68,7 @@ def shoot(page: Page, path: str, out: Path, name: str, settle: float = 2.0) -> N
 
 def take(url: str, out: Path) -> None:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(base_url=url, viewport={"width": 1280, "height": 900})
         log_in(page)
         shoot(page, "/", out, "dashboard.png", settle=4)
@@ -91,21 +92,18 @@ def take(url: str, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120, help="motion to collect first")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="screenshots-") as data:
         port = free_port()
-        env = {**os.environ, "SURVEILLANCE_DATA_DIR": data, "SURVEILLANCE_ADMIN_PASSWORD": PASSWORD}
-        for name in ("DATABASE_URL", "REDIS_URL"):
-            env.pop(name, None)
+        # No REDIS_URL: runsurveillance starts its own Redis, as `make run` does.
+        env = {**child_env(data), "SURVEILLANCE_ADMIN_PASSWORD": PASSWORD}
         prepare(env)
         bind = f"127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runsurveillance", "--bind", bind],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        argv = [sys.executable, "manage.py", "runsurveillance", "--bind", bind]
+        server = spawn(argv, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://{bind}"
         try:
             wait_until(lambda: serves_healthz(url), 60, "the site to serve /healthz")

@@ -7,16 +7,12 @@ fixture starts is stopped by its PID.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
@@ -29,11 +25,12 @@ from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from cameras.models import Camera
-from capture.supervisor import find_redis_server, web_server_argv
+from tests import harness
+from tests.harness import LiveServer
 from tests.processes import free_port, stop_process, wait_until
 from tests.videos import write_video
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = harness.REPO
 PASSWORD = "correct horse battery staple"
 
 
@@ -116,17 +113,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 3) -
 
 
 def start_redis(sock: str, directory: str) -> subprocess.Popen:
-    """A private redis-server on a unix socket, once it listens."""
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("needs the redis-server package (apt install redis-server)")
-    process = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
-         "--dir", directory, "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_until(lambda: os.path.exists(sock), 10, "redis-server")
-    return process
+    """A private redis-server on a unix socket, once it answers; skips without the package."""
+    try:
+        return harness.start_redis(sock, directory)
+    except harness.RedisMissingError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -148,33 +139,12 @@ def database_url() -> str:
 
 @pytest.fixture(scope="session")
 def child_env(django_db_setup: None, redis_server: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_server}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
-@dataclass
-class LiveServer:
-    url: str
-    process: subprocess.Popen
+    return harness.child_env(settings.DATA_DIR, redis_server, database_url())
 
 
 def start_web_server(env: dict[str, str], port: int, app_name: str) -> LiveServer:
     """The real web server (Daphne, surveillance.server) on 127.0.0.1, once it serves."""
-    process = subprocess.Popen(
-        web_server_argv("127.0.0.1", port), cwd=ROOT, env={**env, "PGAPPNAME": app_name}
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return process.poll() is not None  # it died: stop waiting, and say so below
-
-    wait_until(healthy, 30, "Daphne to serve /healthz")
-    assert process.poll() is None, f"the web server exited with {process.returncode}"
-    return LiveServer(url, process)
+    return harness.start_web_server(env, port, app_name)
 
 
 @pytest.fixture(scope="session")
@@ -200,12 +170,8 @@ def start_worker(
     processes: list[subprocess.Popen] = []
 
     def start(slug: str) -> subprocess.Popen:
-        env = {**child_env, "PGAPPNAME": "test-worker"}
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "capture", slug], cwd=ROOT, env=env
-        )
-        processes.append(process)
-        return process
+        processes.append(harness.start_worker(child_env, slug, app_name="test-worker"))
+        return processes[-1]
 
     yield start
     for process in processes:
@@ -257,11 +223,7 @@ def garage(db: None, motion_video: Path) -> Camera:
 
 # -- headless Chromium (Debian's package) --
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps trying to reach outside hosts.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]  # fmt: skip
+CHROMIUM, CHROMIUM_ARGS = harness.CHROMIUM, harness.CHROMIUM_ARGS
 
 
 @pytest.fixture
