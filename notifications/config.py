@@ -31,7 +31,7 @@ def _server(name: str, url: str, schemes: dict[str, tuple[bool, int]]) -> Server
     example = " or ".join(f"{scheme}://" for scheme in schemes)
     parts = urlsplit(url)
     if parts.scheme not in schemes:
-        raise ConfigError(f"{name} must start with {example} (got {parts.scheme or url!r}://)")
+        raise ConfigError(f"{name} must start with {example}")
     try:
         port = parts.port
     except ValueError:

@@ -17,7 +17,7 @@ from events.models import Alert
 from notifications.targets import Policy, TargetRefused, checked_address, split_url
 
 GIVE_UP_AFTER = dt.timedelta(hours=6)  # a delivery still failing this long after its alert
-RETRY_FIRST, RETRY_LIMIT = 5.0, 900.0  # seconds: 5, 10, 20 … at most 15 min apart
+RETRY_LIMIT = 900.0  # seconds: tries RETRY_FIRST, twice that … at most 15 min apart
 
 
 def new_secret() -> str:
@@ -204,6 +204,6 @@ class Delivery(models.Model):
         if permanent or now - self.alert.created_at > GIVE_UP_AFTER:
             self.status = self.Status.FAILED
         else:
-            delay = min(RETRY_LIMIT, RETRY_FIRST * 2 ** (self.tries - 1))
+            delay = min(RETRY_LIMIT, settings.NOTIFY_RETRY_FIRST * 2 ** (self.tries - 1))
             self.next_try_at = now + dt.timedelta(seconds=delay)
         self.save(update_fields=["status", "tries", "last_error", "next_try_at"])

@@ -257,6 +257,9 @@ MQTT_DISCOVERY = env("SURVEILLANCE_MQTT_DISCOVERY", "homeassistant").strip("/") 
 MQTT_SNAPSHOTS = env_bool("SURVEILLANCE_MQTT_SNAPSHOTS", True)
 EMAIL_URL = env("SURVEILLANCE_EMAIL_URL")  # smtp://[user:pass@]host[:port] or smtps://
 EMAIL_FROM = env("SURVEILLANCE_EMAIL_FROM", "surveillance@localhost")
+# Seconds before a failed delivery's first retry; each retry waits twice as long (≤ 15 min),
+# for 6 hours, then the delivery shows as failed in admin.
+NOTIFY_RETRY_FIRST = float(env("SURVEILLANCE_NOTIFY_RETRY_FIRST", "5"))
 VAPID_KEY_FILE = DATA_DIR / "vapid_private.pem"  # Web Push's key, made once (mode 0600)
 # Push endpoints on this machine or the LAN: only for the test suite's own push receiver.
 PUSH_ALLOW_LOCAL = env_bool("SURVEILLANCE_PUSH_ALLOW_LOCAL")
