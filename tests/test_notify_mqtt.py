@@ -16,10 +16,11 @@ from events.models import MotionEvent
 from notifications.config import ConfigError, mqtt_server
 from notifications.models import Delivery
 from tests.conftest import ROOT
-from tests.notify_parts import (  # noqa: F401  (fixtures)
-    Broker, Listener, broker, end_motion, retained, start_motion, start_notifier,
-)  # fmt: skip
+from tests import notify_parts
+from tests.notify_parts import Broker, Listener, end_motion, retained, start_motion
 from tests.processes import wait_until
+
+broker, start_notifier = notify_parts.broker, notify_parts.start_notifier  # fixtures
 
 pytestmark = pytest.mark.e2e
 JPEG = b"\xff\xd8\xff\xe0 a snapshot \xff\xd9"
