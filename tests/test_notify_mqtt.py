@@ -15,8 +15,8 @@ from cameras.models import Camera
 from events.models import MotionEvent
 from notifications.config import ConfigError, mqtt_server
 from notifications.models import Delivery
-from tests.conftest import ROOT
 from tests import notify_parts
+from tests.conftest import ROOT
 from tests.notify_parts import Broker, Listener, end_motion, retained, start_motion
 from tests.processes import wait_until
 
