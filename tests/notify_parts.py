@@ -182,6 +182,7 @@ class Receiver:
     consumed one per request (status, delay in seconds); once empty, 200 at once."""
 
     def __init__(self, handle: Callable[[Request], int] | None = None) -> None:
+        """`handle`, if given, checks each request and gives the status to answer."""
         self.requests: list[Request] = []
         self.answers: collections.deque[tuple[int, float]] = collections.deque()
         self.handle = handle
@@ -193,7 +194,7 @@ class Receiver:
                 request = Request(self.path, dict(self.headers.items()), self.rfile.read(length))
                 receiver.requests.append(request)
                 status, delay = receiver.answers.popleft() if receiver.answers else (200, 0)
-                if receiver.handle is not None and status == 200:
+                if receiver.handle is not None and status < 300:
                     status = receiver.handle(request)
                 time.sleep(delay)
                 self.send_response(status)
