@@ -132,7 +132,7 @@ class MqttLane(Lane):
         if self.server.tls:
             client.tls_set()  # the system's CAs; the host name is checked
         client.will_set(self.topics.available, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(1, 30)
+        client.reconnect_delay_set(1, 5)  # a broker back after an outage is found within 5 s
         client.max_inflight_messages_set(100)
         client.on_connect, client.on_disconnect = self.on_connect, self.on_disconnect
         client.on_message, client.on_publish = self.on_message, self.on_publish

@@ -67,6 +67,7 @@ class WakeUp:
             try:
                 channel = channel or await layer.new_channel("notifier.")
                 await layer.group_add(NOTIFIER_GROUP, channel)
+                self.event.set()  # what was queued before we (re)joined is looked for now
                 async with asyncio.timeout(REJOIN_EVERY):
                     while True:
                         await layer.receive(channel)

@@ -1,0 +1,81 @@
+"""Motion start → MQTT message received, and → webhook received.
+
+    .venv/bin/python bench/notify_latency.py [--events 200] [--gap 0.5]
+
+Each event is written as the recorder writes one (row, snapshot-less, and its alert in one
+transaction; the notifier woken after the commit); the clock starts just before that
+transaction. A real MQTT client subscribed to surveillance/events and a real HTTP receiver note
+when each alert id first arrives. Prints p50 / p95 / max in ms for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench.notify_rig as rig_module  # noqa: E402  (sets Django up first)
+from bench.notify_rig import Rig, percentile, say  # noqa: E402
+from tests.notify_parts import Listener, end_motion, start_motion  # noqa: E402
+from tests.processes import wait_until  # noqa: E402
+
+
+class TimedListener(Listener):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.arrived: dict[str, float] = {}
+        self.guard = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def received(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        now = time.time()
+        with self.guard:
+            self.arrived.setdefault(json.loads(msg.payload)["id"], now)
+
+
+def report(name: str, sent: dict[str, float], arrived: dict[str, float], budget: float) -> None:
+    latencies = [(arrived[i] - t) * 1000 for i, t in sent.items() if i in arrived]
+    missing = len(sent) - len(latencies)
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    verdict = "ok" if p95 <= budget and not missing else "OVER BUDGET"
+    say(f"{name}: {len(latencies)} of {len(sent)} received; latency ms p50 {p50:.1f} "
+        f"p95 {p95:.1f} max {max(latencies):.1f} (budget p95 {budget:.0f}) {verdict}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--gap", type=float, default=0.5, help="seconds between events")
+    args = parser.parse_args()
+    rig = Rig()
+    try:
+        receiver = rig.add_webhook()
+        listener = TimedListener(rig.broker, "surveillance/events", client_id="bench-latency")
+        rig.start_notifier()
+        say(f"{args.events} events, one every {args.gap} s (data in {rig_module.BASE})")
+        sent: dict[str, float] = {}
+        for _ in range(args.events):
+            started = time.time()
+            event = start_motion(rig.camera)
+            sent[str(event.alerts.get().uuid)] = started
+            time.sleep(args.gap / 2)
+            end_motion(event)
+            time.sleep(args.gap / 2)
+        wait_until(lambda: len(listener.arrived) >= 2 * args.events, 30, "the last messages")
+        wait_until(lambda: len(receiver.arrived) >= 2 * args.events, 30, "the last webhooks")
+        report("motion start -> MQTT", sent, listener.arrived, 300)
+        report("motion start -> webhook", sent, receiver.arrived, 500)
+        listener.close()
+        receiver.close()
+    finally:
+        rig.close()
+
+
+if __name__ == "__main__":
+    main()
