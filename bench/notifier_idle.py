@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.notify_rig import Rig, say  # noqa: E402  (sets Django up first)
-from cameras.models import Camera  # noqa: E402
-from tests.processes import stop_process  # noqa: E402
+from bench.notify_rig import Rig, say  # first: it sets Django up
+from cameras.models import Camera
+from tests.processes import stop_process
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

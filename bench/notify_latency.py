@@ -21,10 +21,10 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench.notify_rig as rig_module  # noqa: E402  (sets Django up first)
-from bench.notify_rig import Rig, percentile, say  # noqa: E402
-from tests.notify_parts import Listener, end_motion, start_motion  # noqa: E402
-from tests.processes import wait_until  # noqa: E402
+import bench.notify_rig as rig_module  # first: it sets Django up
+from bench.notify_rig import Rig, percentile, say
+from tests.notify_parts import Listener, end_motion, start_motion
+from tests.processes import wait_until
 
 
 class TimedListener(Listener):

@@ -23,9 +23,9 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.notify_rig import Rig, say  # noqa: E402  (sets Django up first)
-from tests.notify_parts import Listener, end_motion, start_motion  # noqa: E402
-from tests.processes import wait_until  # noqa: E402
+from bench.notify_rig import Rig, say  # first: it sets Django up
+from tests.notify_parts import Listener, end_motion, start_motion
+from tests.processes import wait_until
 
 
 class OrderListener(Listener):
