@@ -82,16 +82,20 @@ class Rig:
         return receiver
 
     def start_notifier(self, mqtt: bool = True) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        if mqtt:
-            env["SURVEILLANCE_MQTT_URL"] = self.broker.url
-        log = (BASE / "notifier.log").open("ab")
-        self.notifier = subprocess.Popen(
-            [sys.executable, str(REPO / "manage.py"), "notifier"], env=env, stdout=log, stderr=log
-        )
-        self.processes.append(self.notifier)
+        env = {"SURVEILLANCE_MQTT_URL": self.broker.url} if mqtt else {}
+        self.notifier = self.start_process("notifier", **env)
         time.sleep(2)  # imports, the first connection to the broker, the wake-up channel
         return self.notifier
+
+    def start_process(self, *command: str, **env: str) -> subprocess.Popen:
+        """`manage.py COMMAND…`, logging to notifier.log (which close() reads for errors)."""
+        log = (BASE / "notifier.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "manage.py"), *command],
+            env={**os.environ, "PYTHONPATH": str(REPO), **env}, stdout=log, stderr=log,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
 
     def close(self) -> None:
         self.broker.stop()

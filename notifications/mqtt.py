@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from cameras.models import Camera
@@ -242,7 +242,10 @@ class MqttLane(Lane):
             self.remove_camera(slug)
 
     def publish_state(self) -> None:
-        cameras = {camera.slug: camera for camera in Camera.objects.all()}
+        snapshots = MotionEvent.objects.filter(camera=OuterRef("pk")).exclude(snapshot="")
+        latest = Subquery(snapshots.order_by("-started_at").values("snapshot")[:1])
+        # one query for every camera and its newest snapshot: this runs every STATE_EVERY
+        cameras = {c.slug: c for c in Camera.objects.annotate(latest_snapshot=latest)}
         moving = set(MotionEvent.objects.ongoing().values_list("camera__slug", flat=True))
         for slug in set(self.published.cameras) - set(cameras):
             self.remove_camera(slug)
@@ -271,12 +274,8 @@ class MqttLane(Lane):
                 lambda: json.dumps(status),
             ),
         }
-        if self.snapshots:
-            with_pictures = MotionEvent.objects.filter(camera=camera).exclude(snapshot="")
-            latest = with_pictures.order_by("-started_at").values_list("snapshot", flat=True)[:1]
-            latest = latest[0] if latest else None
-            if latest:
-                state[self.topics.camera(slug, "snapshot")] = (latest, lambda: read_file(latest))
+        if self.snapshots and (latest := camera.latest_snapshot):
+            state[self.topics.camera(slug, "snapshot")] = (latest, lambda: read_file(latest))
         return state
 
     def remove_camera(self, slug: str) -> None:
