@@ -18,20 +18,26 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from capture.bus import Bus
 from events.models import MotionEvent
 from tests.conftest import ROOT, wait_for_database_sessions_to_close
 from tests.processes import free_port, stop_process, wait_until
 
+_bus: list[Bus] = []
+
 
 def wake(group: str, message: dict) -> None:
-    """What the worker's Bus.publish does, from a test: a group message on the channel layer."""
-    async_to_sync(get_channel_layer().group_send)(group, message)
+    """The worker's own Bus.publish, from a test. One bus (one event loop, one Redis
+    connection) for the whole session: a loop per call would leave channels-redis a layer per
+    dead loop, which it closes at garbage collection, inside whatever test runs then."""
+    if not _bus:
+        _bus.append(Bus())
+        _bus[0].start()
+    _bus[0].publish(group, message)
 
 
 def start_motion(camera: Camera, snapshot: bytes | None = None) -> MotionEvent:
