@@ -3,6 +3,7 @@ notifier as a subprocess, and alerts made as the recorder makes them. All on 127
 
 from __future__ import annotations
 
+import atexit
 import collections
 import json
 import os
@@ -37,6 +38,7 @@ def wake(group: str, message: dict) -> None:
     if not _bus:
         _bus.append(Bus())
         _bus[0].start()
+        atexit.register(_bus[0].stop)
     _bus[0].publish(group, message)
 
 

@@ -149,3 +149,15 @@ def test_the_notifications_page_saves_a_persons_choices(member: User, db: None) 
     preference = form.save()
     assert (preference.email, preference.cooldown, member.email) == (True, 120, "me@example.org")
     assert list(preference.cameras.all()) == [porch]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [("mailto:me@example.org", "must start with smtp:// or smtps://"),
+     ("smtp://mail.example.org:0", "port must be a number")],
+)  # fmt: skip
+def test_a_wrong_email_url_is_refused_with_the_reason(url: str, says: str) -> None:
+    from notifications.config import ConfigError, email_server
+
+    with pytest.raises(ConfigError, match=says):
+        email_server(url)
