@@ -8,7 +8,7 @@ VENV_FLAGS := $(if $(wildcard /usr/lib/python3/dist-packages/picamera2),--system
 # Debian packages the full test suite uses; `make test` skips (and names) what is missing.
 # The RTSP camera is GStreamer's server, driven by Debian's python3 (tests/rtsp_server.py).
 SYSTEM_PACKAGES := redis-server ffmpeg chromium python3-gi gir1.2-gst-rtsp-server-1.0 \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad mosquitto
 # ... and what bench/capture_cost.py compares us with.
 BENCH_PACKAGES := motion
 

@@ -74,16 +74,16 @@ class CameraForm(forms.ModelForm):
 class CameraAdmin(admin.ModelAdmin):
     form = CameraForm
     list_display = [
-        "name", "slug", "source_display", "enabled", "status", "fps", "last_frame_at",
+        "name", "slug", "source_display", "enabled", "armed", "status", "fps", "last_frame_at",
         "dropped_frames", "reconnects",
     ]  # fmt: skip
-    list_filter = ["enabled", "status"]
+    list_filter = ["enabled", "armed", "status"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["viewers", "viewer_groups"]
     readonly_fields = ["live_preview", *Camera.HEALTH_FIELDS]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "source", "enabled", "live_preview"]}),
+        (None, {"fields": ["name", "slug", "source", "enabled", "armed", "live_preview"]}),
         ("Who may view it", {"fields": ["viewers", "viewer_groups"]}),
         (
             "Motion detection",

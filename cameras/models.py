@@ -68,6 +68,11 @@ class Camera(models.Model):
         help_text="demo, a video file, rtsp://…, http://…, /dev/videoN, usb:N or picamera2:N",
     )
     enabled = models.BooleanField(default=True)
+    armed = models.BooleanField(
+        default=True,
+        help_text="Notify: off, motion is still recorded and shown, but no e-mail, push or "
+        "webhook goes out for this camera.",
+    )
     viewers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="viewable_cameras"
     )
@@ -233,6 +238,11 @@ class Camera(models.Model):
             self.post_roll,
         )
 
+    def set_armed(self, armed: bool) -> None:
+        """Arm or disarm notifications (the dashboard, the admin, MQTT's notify/set)."""
+        self.armed = armed
+        Camera.objects.filter(pk=self.pk).update(armed=armed)
+
     def set_status(self, status: str, detail: str = "", fps: float | None = None) -> None:
         now = timezone.now()
         fields = ["status", "status_detail", "fps"]
@@ -302,6 +312,7 @@ class Camera(models.Model):
             "url": self.get_absolute_url(),
             "stream_url": reverse("camera-stream", args=[self.slug]),
             "snapshot_url": reverse("camera-snapshot", args=[self.slug]),
+            "armed": self.armed,
             **self.health(),
         }
 

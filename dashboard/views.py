@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from cameras.models import Camera
@@ -83,3 +84,17 @@ def _timeline(request: HttpRequest, camera: Camera, events: MotionEventQuerySet)
         "previous_day": day - dt.timedelta(days=1),
         "next_day": day + dt.timedelta(days=1) if day < timezone.localdate() else None,
     }
+
+
+@login_required
+def camera_armed(request: HttpRequest, slug: str) -> HttpResponse:
+    """Arm or disarm a camera's notifications (POST). Whoever may view a camera may: the
+    household disarms the indoor cameras while at home. Recording goes on either way."""
+    camera = camera_for_user(request.user, slug)  # first: 403 for others, whatever the method
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    camera.set_armed(request.POST.get("armed") == "on")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = camera.get_absolute_url()
+    return redirect(back)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 # Hands a message to the channel layer for a group (the capture worker's Bus.publish).
 Publish = Callable[[str, dict], object]
+# The notifier listens here for "an alert was queued": a wake-up only, the row is the message.
+NOTIFIER_GROUP = "notifier"
 
 
 def snapshot_path(event: MotionEvent, filename: str) -> str:
@@ -207,6 +210,23 @@ class MotionEvent(models.Model):
             "url": self.get_absolute_url(),
         }
 
+    def queue_alert(self, kind: str, publish: Publish | None = None) -> Alert:
+        """Put `kind` (motion.start, motion.end, later motion.update) in the outbox, in the
+        caller's transaction: the alert exists exactly when what makes the event alertable
+        does. The notifier is woken once it is committed (it polls slowly besides)."""
+        armed = Camera.objects.filter(pk=self.camera_id).values_list("armed", flat=True).first()
+        alert = Alert.objects.create(
+            event=self,
+            camera_id=self.camera_id,
+            kind=kind,
+            message={"type": kind, "event": self.to_dict()},
+            armed=bool(armed),
+        )
+        if publish is not None:
+            wake = {"type": "alert.queued", "alert": alert.pk}
+            transaction.on_commit(lambda: publish(NOTIFIER_GROUP, wake))
+        return alert
+
     def announce(self, kind: str, publish: Publish) -> None:
         """Send motion.start / motion.end to viewers of the camera once the row is committed."""
         transaction.on_commit(
@@ -250,3 +270,46 @@ class MotionEvent(models.Model):
     def finish(self, ended_at: dt.datetime) -> None:
         self.ended_at = ended_at
         self.save(update_fields=["ended_at", "peak_area", "boxes"])
+
+
+class AlertQuerySet(models.QuerySet):
+    def undispatched(self) -> AlertQuerySet:
+        """Alerts the notifier has not yet turned into deliveries, oldest first."""
+        return self.filter(dispatched_at__isnull=True).order_by("pk")
+
+
+class Alert(models.Model):
+    """One message of the durable outbox: what notifications deliver, at least once.
+
+    `message` is the websocket's {"type", "event"} as it was when the alert was queued; `uuid`
+    travels with every copy of it so that receivers can drop repeats."""
+
+    class Kind(models.TextChoices):
+        START = "motion.start", "motion start"
+        END = "motion.end", "motion end"
+        UPDATE = "motion.update", "motion update"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event = models.ForeignKey(MotionEvent, on_delete=models.CASCADE, related_name="alerts")
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=Kind)
+    message = models.JSONField()
+    armed = models.BooleanField(
+        default=True, help_text="The camera was armed when the alert was queued."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # the notifier's poll: the few alerts not yet dispatched, oldest first
+            models.Index(
+                fields=["id"], condition=models.Q(dispatched_at__isnull=True),
+                name="alert_undispatched",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.event_id}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from cameras.jpeg import encode_jpeg
@@ -52,7 +52,9 @@ class EventRecorder:
         """Close events a previous run of this worker left open (it crashed or was killed)."""
         abandoned = list(MotionEvent.objects.filter(camera=self.camera).ongoing())
         for event in abandoned:
-            event.finish(ended_at=timezone.now())
+            with transaction.atomic():
+                event.finish(ended_at=timezone.now())
+                event.queue_alert("motion.end", self.publish)
             event.announce("motion.end", self.publish)
         if abandoned:
             logger.info("%s: closed %d event(s) left open", self.camera.slug, len(abandoned))
@@ -68,22 +70,36 @@ class EventRecorder:
             self.track(frame, detection)
 
     def start(self, frame: Frame, detection: Detection, at: float) -> None:
+        peak = Peak(detection.area, frame, detection)
+        pictures = self.pictures(peak)  # encoded before the transaction: it stays short
+        # The video opens first (from the pre-roll), so that the row and its alert name it; a
+        # camera with no keyframe at hand gets its clip at the next one (attach_clip).
+        clip = self.video.event_started(at, self.attach_clip) if self.video else None
         try:
-            self.event = MotionEvent.objects.create(
-                camera=self.camera,
-                started_at=utc(at),
-                peak_area=detection.area,
-                boxes=[list(box) for box in detection.boxes],
-            )
+            # The row, its first snapshot and its alert commit together: the outbox's message
+            # then carries the snapshot, and no crash leaves an event that was never alerted.
+            with transaction.atomic():
+                self.event = MotionEvent.objects.create(
+                    camera=self.camera,
+                    started_at=utc(at),
+                    peak_area=detection.area,
+                    boxes=[list(box) for box in detection.boxes],
+                    clip=clip,
+                )
+                self.peak, self.saved_area = peak, 0.0
+                self.save_pictures(self.event, pictures, peak.area)
+                self.event.queue_alert("motion.start", self.publish)
         except DatabaseError:
+            self.event = self.peak = None
             self.segmenter.end(at)  # no row, no event: the next motion starts a new one
             raise
-        if self.video is not None:
-            self.video.event_started(at, self.event.attach_clip)
-        self.peak, self.saved_area = Peak(detection.area, frame, detection), 0.0
-        self.store_snapshot(self.peak)
         logger.info("%s: motion event %s started", self.camera.slug, self.event.pk)
         self.event.announce("motion.start", self.publish)
+
+    def attach_clip(self, recording: object) -> None:
+        """The clip of the event going on, opened after it began (at the next keyframe)."""
+        if self.event is not None:
+            self.event.attach_clip(recording)
 
     def track(self, frame: Frame, detection: Detection) -> None:
         if self.peak is None or detection.area > self.peak.area:
@@ -99,7 +115,9 @@ class EventRecorder:
                 self.store_snapshot(peak, event)
         if self.video is not None:
             self.video.event_ended(at)
-        event.finish(ended_at=max(utc(at), event.started_at))
+        with transaction.atomic():  # ended and alerted together
+            event.finish(ended_at=max(utc(at), event.started_at))
+            event.queue_alert("motion.end", self.publish)
         logger.info("%s: motion event %s ended", self.camera.slug, event.pk)
         event.announce("motion.end", self.publish)
 
@@ -109,12 +127,18 @@ class EventRecorder:
             self.end(at)
 
     def store_snapshot(self, peak: Peak, event: MotionEvent | None = None) -> None:
-        event = event or self.event
+        self.save_pictures(event or self.event, self.pictures(peak), peak.area)
+
+    def pictures(self, peak: Peak) -> tuple[bytes, bytes]:
+        """The annotated and the clean JPEG of a peak frame."""
         clean = encode_jpeg(peak.frame.image)
         annotated = encode_jpeg(annotate(peak.frame.image, peak.detection, peak.frame.captured_at))
+        return annotated, clean
+
+    def save_pictures(self, event: MotionEvent, pictures: tuple[bytes, bytes], area: float) -> None:
         try:
-            event.save_snapshots(annotated, clean)
-            self.saved_area = peak.area
+            event.save_snapshots(*pictures)
+            self.saved_area = area
         except OSError as exc:  # a full or read-only disk must not stop detection
             logger.error("%s: cannot store snapshot: %s", self.camera.slug, exc)
 

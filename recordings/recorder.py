@@ -91,21 +91,21 @@ class VideoRecorder:
             self.wanted, self.stop_at = False, None
             self.close_file()
 
-    def event_started(self, at: float, opened: Opened) -> None:
-        """Motion began at `at`: `opened` gets the clip (or the segment that records it) now if
-        there is one, else once it opens (at the next keyframe)."""
+    def event_started(self, at: float, opened: Opened) -> Recording | None:
+        """Motion began at `at`: the clip (or the segment that records it) if one is open now;
+        else `opened` gets it once it opens (at the next keyframe)."""
         if self.mode == Camera.Record.OFF:
-            return
+            return None
         self.stop_at = None
-        if self.recording is not None:
-            opened(self.recording)  # a clip in its post-roll goes on, or the current segment
-            return
-        self.waiting.append(opened)
-        self.wanted = True
-        if self.preroll is not None and time.time() >= self.paused_until:
-            items = self.preroll.since(at - self.camera.pre_roll)
-            if items:
-                self.start_file(items, None)
+        if self.recording is None:
+            self.wanted = True
+            if self.preroll is not None and time.time() >= self.paused_until:
+                items = self.preroll.since(at - self.camera.pre_roll)
+                if items:
+                    self.start_file(items, None)
+        if self.recording is None:
+            self.waiting.append(opened)
+        return self.recording  # a new clip, one in its post-roll going on, or the segment
 
     def event_ended(self, at: float) -> None:
         if self.mode == Camera.Record.EVENTS:

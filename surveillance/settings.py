@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "recordings",
     "events",
     "dashboard",
+    "notifications",
     "capture",
 ]
 
@@ -222,6 +223,8 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "blob:"],
         "media-src": [SELF, "blob:"],
         "connect-src": [SELF],
+        "worker-src": [SELF],  # /sw.js, the service worker that shows pushes
+        "manifest-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],
@@ -245,6 +248,22 @@ MEDIA_URL = "/media/"  # never served directly: event images go through a permis
 # budget (0: no budget) or the disk has less free space than the reserve.
 STORAGE_BUDGET_BYTES = int(float(env("SURVEILLANCE_STORAGE_GB", "0")) * 1e9)
 FREE_SPACE_RESERVE_BYTES = int(float(env("SURVEILLANCE_FREE_SPACE_GB", "1")) * 1e9)
+
+# Notifications (notifications/, the `notifier` process runsurveillance starts). Each URL is
+# checked at start-up (surveillance.E010-E012). Unset, a channel is off.
+PUBLIC_URL = env("SURVEILLANCE_PUBLIC_URL")  # base of links in e-mails, pushes, MQTT, webhooks
+MQTT_URL = env("SURVEILLANCE_MQTT_URL")  # mqtt://[user:pass@]host[:port] or mqtts://
+MQTT_TOPIC = env("SURVEILLANCE_MQTT_TOPIC", "surveillance").strip("/") or "surveillance"
+MQTT_DISCOVERY = env("SURVEILLANCE_MQTT_DISCOVERY", "homeassistant").strip("/")  # "": off
+MQTT_SNAPSHOTS = env_bool("SURVEILLANCE_MQTT_SNAPSHOTS", True)
+EMAIL_URL = env("SURVEILLANCE_EMAIL_URL")  # smtp://[user:pass@]host[:port] or smtps://
+EMAIL_FROM = env("SURVEILLANCE_EMAIL_FROM", "surveillance@localhost")
+# Seconds before a failed delivery's first retry; each retry waits twice as long (≤ 15 min),
+# for 6 hours, then the delivery shows as failed in admin.
+NOTIFY_RETRY_FIRST = float(env("SURVEILLANCE_NOTIFY_RETRY_FIRST", "5"))
+VAPID_KEY_FILE = DATA_DIR / "vapid_private.pem"  # Web Push's key, made once (mode 0600)
+# Push endpoints on this machine or the LAN: only for the test suite's own push receiver.
+PUSH_ALLOW_LOCAL = env_bool("SURVEILLANCE_PUSH_ALLOW_LOCAL")
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard import views as dashboard_views
+from notifications import views as notification_views
 from recordings import views as recording_views
 from surveillance.views import healthz
 
@@ -18,5 +19,10 @@ urlpatterns = [
     path("cameras/<slug:slug>/", dashboard_views.camera, name="camera-detail"),
     path("cameras/<slug:slug>/clip.mp4", recording_views.span, name="camera-clip"),
     path("cameras/", include("cameras.urls")),
+    path("cameras/<slug:slug>/armed", dashboard_views.camera_armed, name="camera-armed"),
     path("events/", include("events.urls")),
+    path("notifications/", include("notifications.urls")),
+    # at the root: a service worker's scope is the folder it is served from
+    path("sw.js", notification_views.service_worker, name="service-worker"),
+    path("manifest.webmanifest", notification_views.manifest, name="manifest"),
 ]

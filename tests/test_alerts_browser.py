@@ -240,7 +240,9 @@ def test_pages_fit_a_phone_screen(
 
 # Stands in for what headless Chromium cannot do: a tab in the background, a desktop to show
 # notifications on. The page's code runs unchanged against the browser's real interfaces.
+# Without Web Push (deleted here; tests/test_push_browser.py has it), the page notifies by itself.
 BACKGROUND_TAB_WITH_NOTIFICATIONS = """
+  delete window.PushManager;
   Object.defineProperty(document, "hidden", { get: () => window.pretendHidden === true });
   window.notified = [];
   window.Notification = class {

@@ -12,7 +12,9 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 # Lower layers first; an app may import only from the apps before it.
-LAYERS = ["cameras", "recordings", "events", "dashboard", "capture", "surveillance"]
+LAYERS = [
+    "cameras", "recordings", "events", "dashboard", "notifications", "capture", "surveillance",
+]  # fmt: skip
 
 
 def product_modules() -> dict[str, Path]:

@@ -35,6 +35,8 @@ class Announcements(list):
     """What the recorder hands to the channel layer, in order."""
 
     def __call__(self, group: str, message: dict) -> bool:
+        if message["type"] == "alert.queued":  # the notifier's wake-up: not an announcement
+            return True
         self.append((group, message["type"], message["event"]["id"]))
         return True
 

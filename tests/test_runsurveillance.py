@@ -117,6 +117,16 @@ def test_it_serves_healthz(surveillance: Running) -> None:
     wait_until(lambda: healthy(surveillance.url), 30, "/healthz to answer 200 ok")
 
 
+def test_it_runs_the_notifier_and_restarts_it_when_it_dies(surveillance: Running) -> None:
+    def notifiers() -> list[int]:
+        return [p for p, argv in children_of(surveillance.process.pid).items()
+                if argv[-1:] == ["notifier"]]  # fmt: skip
+
+    (first,) = wait_until(notifiers, 10, "the notifier")
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: notifiers() and notifiers() != [first], 15, "a new notifier")
+
+
 def test_it_prunes_events_past_their_cameras_keep_days(surveillance: Running) -> None:
     def events() -> str:
         return manage(

@@ -103,8 +103,96 @@
     tone.stop(audio.currentTime + 0.4);
   }
 
-  let notifyOn = "Notification" in window && Notification.permission === "granted" && stored("notify");
-  if ("Notification" in window) {
+  // "Notify": Web Push to this browser, shown by the service worker (/sw.js) even with no tab
+  // open. Browsers allow it only in a secure context (HTTPS, or localhost); elsewhere the
+  // button says so. Without Push support, in-page notifications while the tab is hidden.
+  const notifyNote = document.getElementById("notify-note");
+  const HTTPS_NOTE =
+    "Notifications need HTTPS (or localhost): see “HTTPS for notifications” in the README.";
+  const pushSupported = "serviceWorker" in navigator && "PushManager" in window;
+  let notifyOn = false;
+  let pushOn = false; // this browser is subscribed: the service worker shows motion
+
+  function say(text) {
+    notifyNote.textContent = text || "";
+    notifyNote.hidden = !text;
+  }
+
+  function csrfToken() {
+    const field = document.querySelector("[name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+
+  function postJSON(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body),
+    });
+  }
+
+  function keyBytes(base64url) {
+    const text = atob(base64url.replace(/-/g, "+").replace(/_/g, "/"));
+    return Uint8Array.from(text, (c) => c.charCodeAt(0));
+  }
+
+  async function subscribePush() {
+    if ((await Notification.requestPermission()) !== "granted") {
+      say("Notifications are blocked for this site in the browser's settings.");
+      return false;
+    }
+    const registration = await navigator.serviceWorker.ready;
+    const key = (await (await fetch("/notifications/push/key")).json()).key;
+    const subscription = await registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: keyBytes(key),
+    });
+    const answer = await postJSON("/notifications/push/subscribe", subscription.toJSON());
+    if (!answer.ok) {
+      const reason = (await answer.json().catch(() => ({}))).error;
+      say("The server refused this browser: " + (typeof reason === "string" ? reason : answer.status));
+      return false;
+    }
+    return true;
+  }
+
+  async function unsubscribePush() {
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.getSubscription();
+    if (subscription) {
+      await postJSON("/notifications/push/unsubscribe", { endpoint: subscription.endpoint });
+      await subscription.unsubscribe();
+    }
+    return false;
+  }
+
+  async function startPush() {
+    const registration = await navigator.serviceWorker.register("/sw.js");
+    const subscription = await registration.pushManager.getSubscription();
+    pushOn = notifyOn = Boolean(subscription) && Notification.permission === "granted";
+    showToggle(notifyButton, "Notify", notifyOn);
+    notifyButton.addEventListener("click", async () => {
+      say("");
+      try {
+        pushOn = notifyOn = notifyOn ? await unsubscribePush() : await subscribePush();
+      } catch (err) {
+        say("Could not turn notifications on: " + err.message);
+      }
+      showToggle(notifyButton, "Notify", notifyOn);
+    });
+  }
+
+  if (!window.isSecureContext) {
+    notifyButton.hidden = false;
+    notifyButton.disabled = true;
+    notifyButton.textContent = "Notify needs HTTPS";
+    say(HTTPS_NOTE);
+  } else if (pushSupported) {
+    notifyButton.hidden = false;
+    startPush().catch((err) => say("Notifications are not available here: " + err.message));
+  } else if ("Notification" in window) {
+    notifyOn = Notification.permission === "granted" && stored("notify");
     notifyButton.hidden = false;
     showToggle(notifyButton, "Notify", notifyOn);
     notifyButton.addEventListener("click", async () => {
@@ -118,7 +206,7 @@
   }
 
   function notify(event) {
-    if (!notifyOn || !document.hidden || Notification.permission !== "granted") return;
+    if (pushOn || !notifyOn || !document.hidden || Notification.permission !== "granted") return;
     const note = new Notification("Motion: " + (event.camera_name || event.camera), {
       body: new Date(event.started_at).toLocaleTimeString(),
       icon: event.snapshot_url || undefined,
