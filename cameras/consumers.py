@@ -30,6 +30,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept(): Daphne answers the handshake with 403
             return
         self.wanted: list[str] = []
+        self.as_mp4: frozenset[str] = frozenset()
         self.refresher = asyncio.create_task(self.keep_checking())
         await self.accept()
 
@@ -65,6 +66,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.grid.close()
             self.grid = LiveGrid(self.send_frame, width, fps)
         self.wanted = [str(slug) for slug in message["watch"][:MAX_CAMERAS]]
+        mp4 = message.get("mp4")  # the tiles this browser plays as MP4 (Media Source Extensions)
+        self.as_mp4 = (
+            frozenset(str(s) for s in mp4[:MAX_CAMERAS]) if isinstance(mp4, list) else frozenset()
+        )
         await self.update()
 
     async def update(self) -> None:
@@ -72,7 +77,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if cameras is None:
             await self.close()
         elif self.grid is not None:
-            self.grid.watch(cameras)
+            self.grid.watch(cameras, self.as_mp4)
 
     @database_sync_to_async
     def visible_cameras(self, slugs: list[str]) -> list[Camera] | None:

@@ -17,3 +17,9 @@ class StreamForm(forms.Form):
         if not width or width > WIDTH_TIERS[-1]:
             return 0
         return max((t for t in WIDTH_TIERS if t <= width), default=WIDTH_TIERS[0])
+
+
+class LiveForm(forms.Form):
+    """live.mp4's query string: which of the camera's streams."""
+
+    stream = forms.ChoiceField(required=False, choices=[("main", "main"), ("sub", "sub")])

@@ -164,6 +164,9 @@ class Camera(models.Model):
     recording = models.CharField(
         max_length=100, blank=True, help_text="What the recorder is doing, or why it is not."
     )
+    # What the camera sends, by stream ("main", "sub"): the MIME type of its live MP4, for the
+    # browser's Media Source Extensions; a camera that sends pictures (MJPEG) has none.
+    streams = models.JSONField(default=dict, blank=True, editable=False)
 
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -201,6 +204,20 @@ class Camera(models.Model):
 
     def frames_group(self, width: int) -> str:
         return f"frames.{self.slug}.{width}"
+
+    def mp4_group(self, stream: str) -> str:
+        """Channel-layer group of a stream's live MP4 fragments."""
+        return f"mp4.{self.slug}.{stream}"
+
+    @property
+    def live_tile_mime(self) -> str:
+        """What a dashboard tile plays: the sub-stream's live MP4, else the main one's."""
+        return self.live_mime("sub")
+
+    def live_mime(self, stream: str = "main") -> str:
+        """The MIME type of a stream's live MP4 ("" if it has none); a camera with one stream
+        gives it for both."""
+        return self.streams.get(stream) or self.streams.get("main", "")
 
     @property
     def safe_source(self) -> str:

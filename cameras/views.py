@@ -19,8 +19,8 @@ from django.http import (
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from cameras.forms import StreamForm
-from cameras.live import BOUNDARY, LiveFeed, LiveFrame
+from cameras.forms import LiveForm, StreamForm
+from cameras.live import BOUNDARY, LiveFeed, LiveFrame, Mp4Feed
 from cameras.models import Camera
 from cameras.permissions import Recheck, may_still_view
 
@@ -70,6 +70,42 @@ async def mjpeg_parts(
             ):
                 return
             yield frame.part
+
+
+@require_GET
+@never_cache
+async def live_mp4(request: HttpRequest, slug: str) -> HttpResponse:
+    """The camera's own H.264 as live fragmented MP4, from a keyframe: for ffplay, VLC, Home
+    Assistant's stream source and the browser's Media Source Extensions."""
+    camera = await _get_camera_for_user(request, slug)
+    form = LiveForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    stream = form.cleaned_data["stream"] or "main"
+    if not camera.live_mime(stream):
+        raise Http404("this camera sends no H.264: use stream.mjpg")
+    return StreamingHttpResponse(
+        mp4_fragments(request, camera, stream),
+        content_type="video/mp4",
+        headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
+    )
+
+
+async def mp4_fragments(request: HttpRequest, camera: Camera, stream: str) -> AsyncIterator[bytes]:
+    user = await request.auser()
+    async with Mp4Feed.watch(camera, stream) as feed:
+        recheck, init = Recheck(), b""
+        async for fragment in feed.fragments():
+            if recheck.due() and not await sync_to_async(may_still_view)(
+                request.session, user, camera
+            ):
+                return
+            if fragment.key and feed.init != init:
+                if init:
+                    return  # the camera came back with other parameters: the client reconnects
+                init = feed.init
+                yield init
+            yield fragment.data
 
 
 async def fresh_frame(feed: LiveFeed) -> LiveFrame:

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 DEMAND_TTL = 3.0  # seconds a demand message keeps a width encoded
 SEND_TIMEOUT = 2.0  # a send stuck longer (a dead link to Redis) is given up and tried again
+LIVE_VIDEO = {"frame", "fragment"}  # the live view's: a newer one comes in a moment
 MAX_FRAMES = 20  # frames waiting to be sent (a burst from the camera); more are dropped
 MAX_WAITING = 10_000  # alerts and status waiting while Redis is away
 RETRY_FIRST, RETRY_LIMIT = 0.2, 5.0  # seconds between tries of a message that failed
@@ -59,7 +60,8 @@ class Bus:
         self.lock = threading.Lock()  # between publish() and the sender, for the status dict
         self.wakeup = asyncio.Event()
         self.failing = False
-        self.demand: dict[int, float] = {}  # width -> monotonic time of the last request
+        # what viewers want -> monotonic time of the last request: a JPEG width, or a stream
+        self.demand: dict[int | str, float] = {}
         self.tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
@@ -99,7 +101,7 @@ class Bus:
         any other message waits its turn."""
         if not self.loop.is_running():
             return False
-        if message.get("type") == "frame":
+        if message.get("type") in LIVE_VIDEO:
             if len(self.frames) >= MAX_FRAMES:
                 return False
             self.frames.append(Message(group, message))
@@ -166,8 +168,15 @@ class Bus:
 
     def watched_widths(self) -> list[int]:
         """Frame widths somebody asked for within the last few seconds (0 = full size)."""
+        return [key for key in self.watched() if isinstance(key, int)]
+
+    def watched_streams(self) -> list[str]:
+        """The camera's streams somebody watches as fragmented MP4 ("main", "sub")."""
+        return [key for key in self.watched() if isinstance(key, str)]
+
+    def watched(self) -> list[int | str]:
         now = time.monotonic()
-        return [width for width, at in list(self.demand.items()) if now - at < DEMAND_TTL]
+        return [key for key, at in list(self.demand.items()) if now - at < DEMAND_TTL]
 
     async def listen(self) -> None:
         while True:
@@ -180,6 +189,12 @@ class Bus:
                 await asyncio.sleep(1)
                 continue
             if message.get("type") == "stream.demand":
-                width = message.get("width")
-                if isinstance(width, int) and width >= 0:
-                    self.demand[width] = time.monotonic()
+                self.wanted(message)
+
+    def wanted(self, message: dict) -> None:
+        """A web process's demand: JPEGs of a width, or a stream as fragmented MP4."""
+        width, stream = message.get("width"), message.get("mp4")
+        if isinstance(width, int) and not isinstance(width, bool) and width >= 0:
+            self.demand[width] = time.monotonic()
+        elif stream in ("main", "sub"):
+            self.demand[stream] = time.monotonic()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import cv2
 from django.db import DatabaseError, close_old_connections
 
+from cameras.fmp4 import Fragment, LiveMuxer, mime_of
 from cameras.jpeg import encode_jpeg
 from cameras.models import Camera
 from cameras.motion.detector import MotionDetector
@@ -88,6 +89,7 @@ class CaptureWorker:
         self.last_frame_at: float | None = None  # capture time of the newest frame
         self.connected_at = 0.0  # frames missing before this are an outage, not drops
         self.corrupt_in_a_row = 0
+        self.muxers: dict[str, LiveMuxer] = {}  # live MP4 by stream name, while watched
 
     def run(self) -> None:
         self.bus.start()
@@ -141,10 +143,26 @@ class CaptureWorker:
         self.source = source
         if self.video is not None:
             self.video.attach(source)
+        self.describe_streams(source)
         self.connected_at = time.time()
         self.backoff.reset()
         logger.info("%s: connected to %s", self.camera.slug, source.describe())
         self.set_status(Camera.Status.ONLINE)
+
+    def describe_streams(self, source: Source) -> None:
+        """What the camera sends, for the pages: the MIME type of its live MP4, if it has one."""
+        for muxer in self.muxers.values():
+            muxer.close()
+        self.muxers.clear()
+        stream = getattr(source, "stream", None)
+        mime = (
+            mime_of(stream) if stream is not None and getattr(source, "mjpeg", None) is None else ""
+        )
+        self.camera.streams = {"main": mime} if mime else {}
+        try:
+            Camera.objects.filter(pk=self.camera.pk).update(streams=self.camera.streams)
+        except DatabaseError as exc:
+            logger.warning("%s: cannot save what the camera sends: %s", self.camera.slug, exc)
 
     def read(self) -> Frame | None:
         try:
@@ -184,6 +202,7 @@ class CaptureWorker:
             self.next_detection = frame.captured_at + self.detector.settings.interval
             self.detect(frame)
         self.publish_frame(frame)
+        self.publish_fragments(frame)
 
     def count_gap(self, captured_at: float) -> None:
         """Frames missing from a hole in the stream, at the rate measured so far. Network
@@ -202,6 +221,31 @@ class CaptureWorker:
         except DatabaseError as exc:  # database restarting or locked: keep capturing
             logger.error("%s: cannot record motion: %s", self.camera.slug, exc)
             close_old_connections()
+
+    def publish_fragments(self, frame: Frame) -> None:
+        """The camera's own H.264 to the viewers of its fragmented MP4, muxed once for all."""
+        watched = self.bus.watched_streams()
+        for name in set(self.muxers) - set(watched):
+            self.muxers.pop(name).close()
+        if not watched or not frame.packets or not self.camera.streams.get("main"):
+            return
+        for name in watched:
+            muxer = self.muxers.get(name)
+            if muxer is None:
+                muxer = self.muxers[name] = LiveMuxer(self.source.stream)
+            for packet in frame.packets:
+                for fragment in muxer.add(packet):
+                    self.publish_fragment(name, muxer, fragment, frame.captured_at)
+
+    def publish_fragment(
+        self, stream: str, muxer: LiveMuxer, fragment: Fragment, captured_at: float
+    ) -> None:
+        message = {"type": "fragment", "data": fragment.data, "key": fragment.key,
+                   "t": captured_at, "mime": muxer.mime}  # fmt: skip
+        if fragment.key:
+            message["init"] = muxer.init  # a web process may join at any keyframe
+        if not self.bus.publish(self.camera.mp4_group(stream), message):
+            self.camera.dropped_frames += 1
 
     def publish_frame(self, frame: Frame) -> None:
         """Each watched width gets the frame; each distinct size is encoded once."""

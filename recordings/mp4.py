@@ -19,6 +19,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from cameras.fmp4 import copy_packet
+
 # A fragment at every keyframe and at least every second, each flushed to the disk as it is made.
 FRAGMENTED = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof",
@@ -29,15 +31,6 @@ INDEXED = {"movflags": "+faststart"}  # the index (moov) first: seeking over HTT
 ENCODED_TIME_BASE = Fraction(1, 90_000)
 # x264 at its fastest: a Raspberry Pi encodes 640x480 at 15 fps in a fraction of a core.
 X264 = {"preset": "ultrafast", "tune": "zerolatency", "crf": "23"}
-
-
-def copy_packet(packet: av.Packet, pts: int, dts: int) -> av.Packet:
-    """A packet of the same bytes with new timestamps: muxing rescales and keeps the packet it is
-    given, and the camera's packet may still be written to another file."""
-    copy = av.Packet(bytes(packet))
-    copy.pts, copy.dts, copy.time_base = pts, dts, packet.time_base
-    copy.duration, copy.is_keyframe = packet.duration, packet.is_keyframe
-    return copy
 
 
 class Writer:

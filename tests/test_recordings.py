@@ -5,7 +5,6 @@ they came (checked with ffprobe, packet by packet)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import json
 import shutil
@@ -15,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-import av
 import httpx
 import pytest
 from django.conf import settings
@@ -38,7 +36,7 @@ from tests.cameras import (  # noqa: F401
 )
 from tests.conftest import client_for, logged_in_page, outside_the_browser_loop, session_cookie
 from tests.processes import wait_until
-from tests.videos import write_video
+from tests.videos import frames_in, packet_hashes, write_video
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,28 +58,6 @@ def stream_of(path: Path) -> dict:
 
 def seconds_of(path: Path) -> float:
     return float(ffprobe(path, "format=duration")["format"]["duration"])
-
-
-def packet_hashes(path: Path) -> list[str]:
-    """Each video packet's coded pictures, hashed: the same list means the same H.264, not
-    re-encoded. Parameter sets and SEI are left out: an RTSP server repeats them before each
-    keyframe (MP4 packets are NAL units, each after its 4-byte length)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return [
-            hashlib.sha256(slices(bytes(p))).hexdigest() for p in container.demux(stream) if p.size
-        ]
-
-
-def slices(data: bytes) -> bytes:
-    kept, at = [], 0
-    while at + 4 <= len(data):
-        size = int.from_bytes(data[at : at + 4], "big")
-        unit = data[at + 4 : at + 4 + size]
-        if unit and unit[0] & 0x1F in (1, 5):  # coded slices: non-IDR and IDR
-            kept.append(unit)
-        at += 4 + size
-    return b"".join(kept)
 
 
 def run_worker(camera: Camera) -> CaptureWorker:
@@ -320,19 +296,6 @@ def test_chromium_plays_the_clip_on_the_event_page_and_seeks_in_it(
     assert list_page.ok
     assert page.locator(f"a[href='/events/{recorded.pk}/clip.mp4?download=1']").count() == 1
     page.close()
-
-
-def frames_in(path: Path) -> int:
-    """Frames that decode, up to where the file was cut off (if it was)."""
-    count = 0
-    with av.open(str(path)) as container:
-        frames = container.decode(video=0)
-        while True:
-            try:
-                next(frames)
-            except (StopIteration, av.FFmpegError):
-                return count
-            count += 1
 
 
 @pytest.mark.e2e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -61,3 +62,38 @@ def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] 
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return path
+
+
+def packet_hashes(path: Path) -> list[str]:
+    """Each video packet's coded pictures, hashed: the same list means the same H.264, not
+    re-encoded. Parameter sets and SEI are left out: an RTSP server repeats them before each
+    keyframe (MP4 packets are NAL units, each after its 4-byte length)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [
+            hashlib.sha256(slices(bytes(p))).hexdigest() for p in container.demux(stream) if p.size
+        ]
+
+
+def slices(data: bytes) -> bytes:
+    kept, at = [], 0
+    while at + 4 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        unit = data[at + 4 : at + 4 + size]
+        if unit and unit[0] & 0x1F in (1, 5):  # coded slices: non-IDR and IDR
+            kept.append(unit)
+        at += 4 + size
+    return b"".join(kept)
+
+
+def frames_in(path: Path) -> int:
+    """Frames that decode, up to where the file was cut off (if it was)."""
+    count = 0
+    with av.open(str(path)) as container:
+        frames = container.decode(video=0)
+        while True:
+            try:
+                next(frames)
+            except (StopIteration, av.FFmpegError):
+                return count
+            count += 1

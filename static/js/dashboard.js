@@ -354,16 +354,26 @@
   const onScreen = new Set();
   let liveSocket = null;
   let liveDelay = 1000;
+  // Tiles of cameras that send H.264 play it (MSE) where this browser can: slug -> <video>.
+  const liveVideos = new Map();
+  document.querySelectorAll("[data-camera] video[data-live-video]").forEach((video) => {
+    if (window.LiveMp4 && LiveMp4.supported(video.dataset.mime)) {
+      liveVideos.set(video.closest("[data-camera]").dataset.camera, video);
+    }
+  });
+  const players = new Map(); // slug -> LiveMp4.Player, once its init segment came
 
   function liveWidth() {
-    const widest = Math.max(0, ...Array.from(liveImages.values(), (img) => img.clientWidth));
+    const tiles = Array.from(liveImages.values(), (img) => img.closest("[data-camera]"));
+    const widest = Math.max(0, ...tiles.map((tile) => tile.clientWidth));
     return Math.min(1920, Math.max(160, Math.round(widest * (window.devicePixelRatio || 1))));
   }
 
   function sendWatch() {
     if (!liveSocket || liveSocket.readyState !== WebSocket.OPEN) return;
     const watch = document.hidden ? [] : Array.from(onScreen);
-    liveSocket.send(JSON.stringify({ watch: watch, width: liveWidth(), fps: LIVE_FPS }));
+    const mp4 = watch.filter((slug) => liveVideos.has(slug));
+    liveSocket.send(JSON.stringify({ watch: watch, mp4: mp4, width: liveWidth(), fps: LIVE_FPS }));
   }
 
   function showFrame(socket, data) {
@@ -374,6 +384,13 @@
     try {
       head = JSON.parse(new TextDecoder().decode(bytes.subarray(0, newline)));
     } catch (err) {
+      return;
+    }
+    const shownTo = () => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ shown: head.camera }));
+    };
+    if (head.init || head.mp4) {
+      showFragment(head, bytes.subarray(newline + 1), shownTo);
       return;
     }
     const img = liveImages.get(head.camera);
@@ -391,6 +408,25 @@
     img.src = url;
   }
 
+  // The camera's H.264 in the tile's <video>: the init segment makes the player (anew when the
+  // camera came back with other parameters); each fragment is acknowledged once it is in.
+  function showFragment(head, data, shownTo) {
+    const video = liveVideos.get(head.camera);
+    if (!video) return;
+    let player = players.get(head.camera);
+    if (head.init && (!player || player.mime !== head.mime)) {
+      player = new LiveMp4.Player(video, head.mime);
+      player.mime = head.mime;
+      players.set(head.camera, player);
+      video.hidden = false;
+      liveImages.get(head.camera).hidden = true;
+    }
+    if (!player) return shownTo();
+    player.onAppended = shownTo;
+    player.push(data.slice());
+    video.dataset.capturedAt = String(head.t || "");
+  }
+
   function connectLive() {
     const socket = new WebSocket(wsBase + root.dataset.liveUrl);
     socket.binaryType = "arraybuffer";
@@ -400,6 +436,7 @@
     });
     socket.addEventListener("message", (msg) => showFrame(socket, msg.data));
     socket.addEventListener("close", () => {
+      players.clear(); // the next connection starts each tile at a keyframe, with its init
       setTimeout(connectLive, liveDelay);
       liveDelay = Math.min(liveDelay * 2, MAX_DELAY);
     });
@@ -415,7 +452,8 @@
       });
       sendWatch();
     });
-    liveImages.forEach((img) => observer.observe(img));
+    // The tiles, not their pictures: a tile playing MP4 hides its <img>.
+    liveImages.forEach((img) => observer.observe(img.closest("[data-camera]")));
     document.addEventListener("visibilitychange", sendWatch);
     let resized = null;
     window.addEventListener("resize", () => {
@@ -468,4 +506,28 @@
   root.querySelector(".live-status").hidden = false;
   connect();
   if (liveImages.size) connectLive();
+})();
+
+// The camera page's full-size view: live.mp4 through MSE where camera and browser can, else MJPEG.
+(function () {
+  const video = document.querySelector("video[data-live-full]");
+  const img = document.querySelector("img[data-live-mjpeg]");
+  if (!video || !img) return;
+  const mjpeg = () => {
+    video.hidden = true;
+    img.hidden = false;
+    if (!img.src) img.src = img.dataset.src;
+  };
+  if (!window.LiveMp4 || !video.dataset.liveUrl || !LiveMp4.supported(video.dataset.mime)) {
+    mjpeg();
+    return;
+  }
+  img.hidden = true;
+  video.hidden = false;
+  let failures = 0;
+  const play = () =>
+    LiveMp4.play(video, video.dataset.liveUrl, video.dataset.mime)
+      .then(() => setTimeout(play, 1000)) // the stream ended (the worker restarted): again
+      .catch(() => (++failures > 3 ? mjpeg() : setTimeout(play, 2000)));
+  play();
 })();
