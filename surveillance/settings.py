@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    "accounts",
     "cameras",
     "events",
     "dashboard",

@@ -11,19 +11,29 @@ import cv2
 from cameras.sources import mjpeg
 from cameras.sources.base import Frame
 from cameras.sources.opencv import OpenCVSource
-from cameras.sources.parse import SourceError
+from cameras.sources.parse import SourceError, redact, with_password
 
 
 class NetworkSource(OpenCVSource):
     api = cv2.CAP_FFMPEG
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, password: str = "") -> None:
         super().__init__(target)
+        self.password = password  # kept apart from the URL, which goes into log lines
         self.mjpeg: mjpeg.MjpegStream | None = None
+
+    def url(self) -> str:
+        return with_password(self.target, self.password)
+
+    def device(self) -> str:
+        return self.url()
+
+    def describe(self) -> str:
+        return redact(self.url())
 
     def open(self) -> None:
         if urlsplit(self.target).scheme in ("http", "https"):
-            response = mjpeg.connect(self.target, self.timeout_ms / 1000)
+            response = mjpeg.connect(self.url(), self.timeout_ms / 1000)
             try:
                 sniffed = mjpeg.sniff_boundary(response)
             except (OSError, HTTPException) as exc:
