@@ -30,6 +30,8 @@ from daphne.server import Server as DaphneServer
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from accounts.proxies import TrustedProxies, parse_networks
+
 DISCONNECT_CHECK = 1.0  # seconds between checks that a paused client is still connected
 SIOCOUTQNSD = 0x894B  # Linux: bytes in a TCP socket's send queue not yet sent
 UNSENT_LIMIT = 16 * 1024  # a streamed response waits while more than this is unsent
@@ -56,6 +58,38 @@ class Backpressure:
 
 
 class Server(DaphneServer):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        from django.conf import settings  # configured: Daphne loaded the application first
+
+        # A bad entry stops the server here, with the entry named (system check accounts.E001).
+        self.trusted_proxies = TrustedProxies(parse_networks(settings.TRUSTED_PROXIES))
+
+    def create_application(self, protocol: object, scope: dict) -> object:
+        self.resolve_client(scope)
+        return super().create_application(protocol, scope)
+
+    def resolve_client(self, scope: dict) -> None:
+        """The client's own address (and scheme) when the connection is from a trusted proxy."""
+        if not scope.get("client"):
+            return
+        headers = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, []).append(value.decode("latin-1"))
+        client = self.trusted_proxies.client(
+            scope["client"][0], headers.get(b"x-forwarded-for", [])
+        )
+        if client is None:
+            return
+        scope["client"] = [client, 0]
+        proto = headers.get(b"x-forwarded-proto", [""])[-1].strip().lower()
+        if proto in ("http", "https"):
+            secure = proto == "https"
+            if scope["type"] == "websocket":
+                scope["scheme"] = "wss" if secure else "ws"
+            else:
+                scope["scheme"] = proto
+
     async def handle_reply(self, protocol: object, message: dict) -> None:
         producer = None
         if isinstance(protocol, WebRequest) and message["type"] == "http.response.body":
