@@ -256,6 +256,11 @@ MEDIA_URL = "/media/"  # never served directly: event images go through a permis
 # Retention (events/retention.py, `manage.py prune`, run by runsurveillance every 10 min):
 # besides each camera's keep_days, the oldest events go while the snapshots use more than the
 # budget (0: no budget) or the disk has less free space than the reserve.
+# Request bodies larger than this are refused (413) by the web server before they are read
+# (surveillance/limits.py); the longest matching path prefix decides. The largest form here (a
+# camera with its mask) is a few KB. A URL that takes uploads gets an entry of its own, larger;
+# its view still decides who may upload.
+REQUEST_BODY_LIMITS = {"/": 256 * 1024}
 STORAGE_BUDGET_BYTES = int(float(env("SURVEILLANCE_STORAGE_GB", "0")) * 1e9)
 FREE_SPACE_RESERVE_BYTES = int(float(env("SURVEILLANCE_FREE_SPACE_GB", "1")) * 1e9)
 
