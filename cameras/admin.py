@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 from accounts.admin import NamedLookupsOnly
 from cameras.models import Camera
-from cameras.sources import MASK, redact
+from cameras.sources import MASK, redact, take_password
 
 SECRET_MASK = "\u2022" * 8  # a stored password, as its box shows it (no one types these)
 # What staff who may only view cameras see instead of the fields themselves: Django shows a
@@ -103,6 +103,13 @@ class CameraForm(forms.ModelForm):
         if password == SECRET_MASK:
             return self.instance.password if self.instance.pk else ""
         return password
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        bare, password = take_password(cleaned.get("source", ""))
+        if password == MASK and self.instance.pk:  # user:***@, as the list shows the source
+            cleaned["source"], cleaned["password"] = bare, self.instance.password
+        return cleaned
 
 
 @admin.register(Camera)
