@@ -69,12 +69,16 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@never_cache  # private, no-store: what a camera saw stays out of shared and browser caches
 def snapshot(request: HttpRequest, pk: int) -> FileResponse:
     event = _get_event_for_user(request, pk)
-    image = event.snapshot_clean if request.GET.get("clean") == "1" else event.snapshot
+    clean = request.GET.get("clean") == "1"
+    image = event.snapshot_clean if clean else event.snapshot
     if not image:
         raise Http404("this event has no snapshot")
+    # Named by the event, not by the stored file: how the media dir is laid out stays inside.
+    filename = f"event-{event.pk}{'-clean' if clean else ''}.jpg"
     try:
-        return FileResponse(image.open("rb"), content_type="image/jpeg")
+        return FileResponse(image.open("rb"), content_type="image/jpeg", filename=filename)
     except FileNotFoundError:
         raise Http404("snapshot file is missing") from None
