@@ -7,7 +7,10 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from accounts.models import ApiToken
 
 
 def field_path(model: type[models.Model], lookup: str) -> str:
@@ -65,3 +68,25 @@ class UserAdmin(NamedLookupsOnly, auth_admin.UserAdmin):
 @admin.register(Group)
 class GroupAdmin(NamedLookupsOnly, auth_admin.GroupAdmin):
     pass
+
+
+@admin.action(description="Revoke the selected tokens")
+def revoke(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    for token in queryset.filter(revoked_at__isnull=True):
+        token.revoke()
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(NamedLookupsOnly, admin.ModelAdmin):
+    """Every user's tokens, by their public prefix: made on the Tokens page or with
+    createtoken (the token is shown once, there), revoked here."""
+
+    list_display = ["name", "user", "label", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["user", "revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    fields = ["name", "user", "label", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = [revoke]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token is shown when it is made: on the Tokens page, or createtoken

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
 
 from django.conf import settings
-from django.db import models, transaction
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 
@@ -48,3 +53,89 @@ class LoginDevice(models.Model):
             device.failures += 1
             device.failed_at = now
             device.save(update_fields=["failures", "failed_at"])
+
+
+def token_digest(token: str) -> str:
+    """SHA-256, hex. Not a slow password hash: a token is 192 random bits, so there is nothing to
+    guess, and Home Assistant polls with it every few seconds."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        """Tokens that still work: not revoked, their user not deactivated."""
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A user's key for clients that cannot log in through the form (Home Assistant, VLC,
+    ffmpeg, scripts): it reads what its user may see, on stream, image, clip and API URLs only.
+    Shown once, when made; stored as its digest, found by its public prefix."""
+
+    TAG = "svt_"
+    FORMAT = re.compile(r"svt_([0-9a-f]{8})_[A-Za-z0-9_-]{32}")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8, unique=True, help_text="Public: names the token.")
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    TOUCH_EVERY = dt.timedelta(minutes=1)  # last_used_at is written at most this often
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.TAG}{self.prefix}…)"
+
+    @classmethod
+    def issue(cls, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+        """A new token for this user: the row, and the token itself (shown once, then gone)."""
+        for _ in range(5):  # 32 random bits of prefix: a clash is rare, not impossible
+            prefix = secrets.token_hex(4)
+            token = f"{cls.TAG}{prefix}_{secrets.token_urlsafe(24)}"
+            try:
+                with transaction.atomic():
+                    row = cls.objects.create(
+                        user=user, name=name, prefix=prefix, digest=token_digest(token)
+                    )
+            except IntegrityError:
+                continue
+            return row, token
+        raise IntegrityError("no free token prefix after 5 tries")
+
+    @classmethod
+    def prefix_of(cls, token: str) -> str | None:
+        match = cls.FORMAT.fullmatch(token)
+        return match.group(1) if match else None
+
+    @classmethod
+    def find(cls, token: str) -> ApiToken | None:
+        """The active token this is, with its user; None for anything else."""
+        prefix = cls.prefix_of(token)
+        if prefix is None:
+            return None
+        row = cls.objects.active().select_related("user").filter(prefix=prefix).first()
+        if row is None or not hmac.compare_digest(row.digest, token_digest(token)):
+            return None
+        return row
+
+    @property
+    def label(self) -> str:
+        """How pages and logs name it: its public prefix, never the token."""
+        return f"{self.TAG}{self.prefix}…"
+
+    def touch(self, now: dt.datetime | None = None) -> None:
+        now = now or timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= self.TOUCH_EVERY:
+            self.last_used_at = now
+            ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from cameras.forms import StreamForm
 from cameras.live import LiveGrid
 from cameras.models import Camera
-from cameras.permissions import Recheck, current_user
+from cameras.permissions import Recheck, socket_user
 from cameras.sockets import BAD_MESSAGE, Pacer, Refusal, Refuses, parse_message
 
 MAX_CAMERAS = 64  # cameras one page may watch at once
@@ -98,7 +98,7 @@ class LiveConsumer(Refuses, AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def visible_cameras(self, slugs: list[str]) -> list[Camera] | None:
-        user = current_user(self.scope.get("session"), self.scope.get("user"))
+        user = socket_user(self.scope)
         if user is None:
             return None
         return list(Camera.objects.visible_to(user).filter(slug__in=slugs, enabled=True))

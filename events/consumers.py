@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cameras.models import Camera
-from cameras.permissions import Recheck, current_user
+from cameras.permissions import Recheck, socket_user
 from cameras.sockets import BAD_MESSAGE, TOO_MANY, Pacer, Refusal, Refuses, parse_message
 from events.models import MotionEvent
 
@@ -77,7 +77,7 @@ class AlertConsumer(Refuses, AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def allowed_cameras(self) -> list[Camera] | None:
-        user = current_user(self.scope.get("session"), self.scope.get("user"))
+        user = socket_user(self.scope)
         if user is None:
             return None
         return list(Camera.objects.visible_to(user).only("slug"))
@@ -108,7 +108,7 @@ class AlertConsumer(Refuses, AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def missed_since(self, since: dt.datetime) -> list[dict]:
-        user = current_user(self.scope.get("session"), self.scope.get("user"))
+        user = socket_user(self.scope)
         if user is None:
             return []
         since = max(since, timezone.now() - CATCH_UP_LIMIT) - CATCH_UP_MARGIN

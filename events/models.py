@@ -55,6 +55,20 @@ class MotionEventQuerySet(models.QuerySet):
     def recent(self) -> MotionEventQuerySet:
         return self.order_by("-started_at")
 
+    def newest_first(self) -> MotionEventQuerySet:
+        """Newest first, the id breaking ties: the order pages and cursors walk."""
+        return self.order_by("-started_at", "-pk")
+
+    def after_in_list(self, started_at: dt.datetime, pk: int) -> MotionEventQuerySet:
+        """The events that come after this one, newest first (a cursor's page). Written as a
+        range on started_at, which its index serves, less the ties already listed."""
+        return self.filter(started_at__lte=started_at).exclude(started_at=started_at, pk__gte=pk)
+
+    def with_clip(self, has_clip: bool) -> MotionEventQuerySet:
+        """Events with a recorded clip, or without. None has one until recordings exist: the
+        recordings issue filters on its clip here."""
+        return self.none() if has_clip else self
+
     def ongoing(self) -> MotionEventQuerySet:
         return self.filter(ended_at__isnull=True)
 

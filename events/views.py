@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.auth import token_or_session
 from events.forms import EventFilterForm
 from events.models import MotionEvent
 
@@ -16,7 +17,8 @@ PAGE_SIZE = 50
 
 
 def _get_event_for_user(request: HttpRequest, pk: int) -> MotionEvent:
-    """The event, if this user may view its camera: looked up through the permission rule."""
+    """The event, if this user (a session's, or a token's) may view its camera: looked up
+    through the permission rule."""
     if not request.user.is_authenticated:
         raise PermissionDenied
     if request.user.is_staff:
@@ -70,6 +72,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @never_cache  # private, no-store: what a camera saw stays out of shared and browser caches
+@token_or_session
 def snapshot(request: HttpRequest, pk: int) -> FileResponse:
     event = _get_event_for_user(request, pk)
     clean = request.GET.get("clean") == "1"

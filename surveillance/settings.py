@@ -121,12 +121,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # its Swagger UI files, served from here: the docs work offline
     "axes",
     "accounts",
     "cameras",
     "events",
     "dashboard",
     "capture",
+    "api",
 ]
 
 MIDDLEWARE = [

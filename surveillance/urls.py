@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.api import api
+from api.api import home as api_home
 from dashboard import views as dashboard_views
 from surveillance.views import healthz
 
@@ -13,8 +15,11 @@ urlpatterns = [
     # Only these two: password reset by e-mail would be an open, unauthenticated endpoint.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("cameras/<slug:slug>/", dashboard_views.camera, name="camera-detail"),
     path("cameras/", include("cameras.urls")),
     path("events/", include("events.urls")),
+    path("api/", api_home, name="api-home"),
+    path("api/", api.urls),
 ]

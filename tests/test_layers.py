@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 # Lower layers first; an app may import only from the apps before it.
-LAYERS = ["accounts", "cameras", "events", "dashboard", "capture", "surveillance"]
+LAYERS = ["accounts", "cameras", "events", "dashboard", "capture", "api", "surveillance"]
 
 
 def product_modules() -> dict[str, Path]:

@@ -93,7 +93,10 @@ def test_event_snapshot_is_served_to_viewers_of_its_camera(
 
 def test_event_snapshot_is_refused_to_others(stranger: object, event: MotionEvent) -> None:
     assert client_for(stranger).get(event.snapshot_url).status_code == 403
-    assert Client().get(event.snapshot_url).status_code == 403
+    assert Client().get(event.snapshot_url).status_code == 401
+    assert (
+        Client(headers={"Sec-Fetch-Site": "same-origin"}).get(event.snapshot_url).status_code == 403
+    )
 
 
 def test_replacing_snapshots_removes_the_old_files(event: MotionEvent) -> None:
