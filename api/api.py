@@ -9,12 +9,14 @@ with the same auth, and each event dict gains "clip_url" from MotionEvent.to_dic
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from ninja import NinjaAPI, Query, Status, Swagger
+from ninja import Path as PathParam
 from ninja.errors import ValidationError
 from ninja.security.base import AuthBase
 
@@ -132,10 +134,15 @@ def next_url(request: HttpRequest, page: list[MotionEvent]) -> str:
     return f"{request.path}?{urlencode(query)}"
 
 
+EventId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the event's id")]
+
+
+# {pk}, not {int:pk}: a path that is no id gets the API's own 400, not the site's HTML 404.
 @api.get(
-    "/events/{int:pk}/", response={200: EventOut, 404: Problem, **REFUSALS}, summary="An event"
-)
-def event(request: HttpRequest, response: HttpResponse, pk: int) -> dict | Status:
+    "/events/{pk}/", response={200: EventOut, 400: Problem, 404: Problem, **REFUSALS},
+    summary="An event",
+)  # fmt: skip
+def event(request: HttpRequest, response: HttpResponse, pk: EventId) -> dict | Status:
     """One event, if you may view its camera (403 whether or not it exists, for others)."""
     _private(response)
     found = MotionEvent.objects.for_user(request.user).select_related("camera").filter(pk=pk)
