@@ -108,17 +108,19 @@ def cameras(request: HttpRequest, response: HttpResponse) -> list[dict]:
 def events(request: HttpRequest, response: HttpResponse, filters: Query[EventFilters]) -> dict:
     """Motion events of your cameras, newest first, a page at a time: follow `next`."""
     _private(response)
-    found = filtered(MotionEvent.objects.for_user(request.user), filters)
+    found = filtered(MotionEvent.objects.select_related("camera"), filters)
     if filters.cursor:
         found = found.after_in_list(*cursors.decode(filters.cursor))
-    page = list(found.newest_first().select_related("camera")[: filters.limit + 1])
+    page = found.newest_for(request.user, filters.limit + 1)  # the permission rule inside
     more, page = len(page) > filters.limit, page[: filters.limit]
     return {"items": [e.to_dict() for e in page], "next": next_url(request, page) if more else None}
 
 
 def filtered(events: MotionEventQuerySet, filters: EventFilters) -> MotionEventQuerySet:
     if filters.camera is not None:
-        events = events.filter(camera__slug=filters.camera)  # not theirs: nothing, as no events
+        # By id, which each camera's own index has (not theirs, or none: no events, the same)
+        camera = Camera.objects.filter(slug=filters.camera).values_list("pk", flat=True).first()
+        events = events.filter(camera_id=camera)
     events = events.started_between(filters.since, filters.until)
     if filters.min_duration:
         events = events.lasting_at_least(filters.min_duration)

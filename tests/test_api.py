@@ -119,6 +119,20 @@ def test_a_member_gets_nothing_of_a_camera_they_may_not_view(
         assert httpx.get(f"{api}/events/{pk}/", headers=headers).status_code == 403
 
 
+def test_some_cameras_of_several_are_merged_newest_first_across_pages(
+    web_server: LiveServer, member: User, events: list[MotionEvent], motion_video: object
+) -> None:
+    """Read camera by camera (MotionEventQuerySet.newest_for), one order across the pages."""
+    garden = Camera.objects.create(slug="garden", name="Garden", source=str(motion_video))
+    more = [MotionEvent.objects.create(camera=garden, **at(m)) for m in (1, 1, 4, 9.5)]
+    for slug in ("front-door", "garden"):
+        Camera.objects.get(slug=slug).viewers.add(member)
+    pages = list(walk(f"{web_server.url}/api/events/?limit=3", bearer(member)))
+    listed = [item["id"] for page in pages for item in page["items"]]
+    theirs = [e for e in events + more if e.camera.slug in ("front-door", "garden")]
+    assert listed == newest_first(theirs)
+
+
 def test_bad_filters_get_400_with_what_is_wrong(web_server: LiveServer, owner: User) -> None:
     headers = bearer(owner)
     for query, words in [
