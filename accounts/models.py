@@ -119,10 +119,13 @@ class ApiToken(models.Model):
         prefix = cls.prefix_of(token)
         if prefix is None:
             return None
-        row = cls.objects.active().select_related("user").filter(prefix=prefix).first()
-        if row is None or not hmac.compare_digest(row.digest, token_digest(token)):
+        # The prefix is unique: one row by its index, checked here rather than in the query
+        # (this runs on every request a token makes; the ORM's compiling is most of its cost).
+        found = list(cls.objects.select_related("user").filter(prefix=prefix)[:1])
+        if not found or not hmac.compare_digest(found[0].digest, token_digest(token)):
             return None
-        return row
+        row = found[0]
+        return row if row.revoked_at is None and row.user.is_active else None
 
     @property
     def label(self) -> str:
