@@ -3,10 +3,11 @@ websocket sends too (these classes describe those dicts; they make none of their
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, field_validator
 
 from events.forms import LONGEST
 
@@ -51,13 +52,26 @@ class EventPage(Schema):
 
 
 class EventFilters(Schema):
-    camera: str | None = Field(None, description="a camera's slug", max_length=50)
+    camera: str | None = Field(
+        None, description="a camera's slug", max_length=50, pattern=r"^[-a-zA-Z0-9_]+$"
+    )
     since: AwareDatetime | None = Field(None, description="started at or after (ISO 8601)")
     until: AwareDatetime | None = Field(None, description="started before (ISO 8601)")
     min_duration: float | None = Field(None, ge=0, le=LONGEST, description="seconds, finished")
     has_clip: bool | None = Field(None, description="with a recorded clip, or without")
     cursor: str | None = Field(None, max_length=200, description="from a page's `next`")
     limit: int = Field(50, ge=1, le=200)
+
+    @field_validator("since", "until")
+    @classmethod
+    def in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """As UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows."""
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:  # year 1 at +01:00 is before the first instant there is
+            raise ValueError("out of range") from None
 
 
 class Problem(Schema):
