@@ -3,13 +3,20 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.forms.renderers import BaseRenderer
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from accounts.admin import NamedLookupsOnly
 from cameras.models import Camera
-from cameras.sources import MASK, redact
+from cameras.sources import MASK, redact, take_password
+
+SECRET_MASK = "\u2022" * 8  # a stored password, as its box shows it (no one types these)
+# What staff who may only view cameras see instead of the fields themselves: Django shows a
+# read-only field's value as it is stored.
+READ_ONLY_STAND_INS = {"source": "source_display", "password": "password_display"}
 
 
 class MaskWidget(forms.Textarea):
@@ -46,12 +53,34 @@ class MaskWidget(forms.Textarea):
         return "[]" if isinstance(value, str) and not value.strip() else value
 
 
+class SecretInput(forms.PasswordInput):
+    """A password box that holds a fixed mask for a stored password: the password itself never
+    goes into the page. Left as it is, the mask keeps the password; emptied, there is none."""
+
+    def __init__(self) -> None:
+        # new-password: no browser fills in the admin's own saved login here
+        super().__init__(render_value=True, attrs={"autocomplete": "new-password"})
+
+    def format_value(self, value: object) -> str | None:
+        return SECRET_MASK if value else None
+
+
 class CameraForm(forms.ModelForm):
-    """Shows the source with its password masked; saving the masked text keeps the password."""
+    """The source with its query masked, the password as a fixed mask: saving either as shown
+    keeps what is stored."""
+
+    password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=SecretInput(),
+        help_text="Leave the dots to keep the password, empty the box for none, or type a new "
+        "one. A password written into the source URL is moved here.",
+    )
 
     class Meta:
         model = Camera
-        fields = ["source"]  # the admin adds the rest from its fieldsets
+        fields = ["source", "password"]  # the admin adds the rest from its fieldsets
         widgets = {"mask": MaskWidget}
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -69,9 +98,22 @@ class CameraForm(forms.ModelForm):
             return stored
         return source
 
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if password == SECRET_MASK:
+            return self.instance.password if self.instance.pk else ""
+        return password
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        bare, password = take_password(cleaned.get("source", ""))
+        if password == MASK and self.instance.pk:  # user:***@, as the list shows the source
+            cleaned["source"], cleaned["password"] = bare, self.instance.password
+        return cleaned
+
 
 @admin.register(Camera)
-class CameraAdmin(admin.ModelAdmin):
+class CameraAdmin(NamedLookupsOnly, admin.ModelAdmin):
     form = CameraForm
     list_display = [
         "name", "slug", "source_display", "enabled", "armed", "status", "fps", "last_frame_at",
@@ -81,9 +123,13 @@ class CameraAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["viewers", "viewer_groups"]
-    readonly_fields = ["live_preview", *Camera.HEALTH_FIELDS]
+    readonly_fields = [
+        "live_preview", *Camera.HEALTH_FIELDS, *READ_ONLY_STAND_INS.values(),
+    ]  # fmt: skip
     fieldsets = [
-        (None, {"fields": ["name", "slug", "source", "enabled", "armed", "live_preview"]}),
+        (None, {"fields": [
+            "name", "slug", "source", "password", "enabled", "armed", "live_preview",
+        ]}),
         ("Who may view it", {"fields": ["viewers", "viewer_groups"]}),
         (
             "Motion detection",
@@ -99,9 +145,23 @@ class CameraAdmin(admin.ModelAdmin):
         ("Health", {"fields": Camera.HEALTH_FIELDS}),
     ]  # fmt: skip
 
+    def get_fieldsets(self, request: HttpRequest, obj: Camera | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        stand_in = READ_ONLY_STAND_INS.get
+        return [
+            (name, {**options, "fields": [stand_in(f, f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
     @admin.display(description="source")
     def source_display(self, camera: Camera) -> str:
         return camera.safe_source
+
+    @admin.display(description="password")
+    def password_display(self, camera: Camera) -> str:
+        return SECRET_MASK if camera.password else "(none)"
 
     @admin.display(description="live view")
     def live_preview(self, camera: Camera) -> str:

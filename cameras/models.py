@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from cameras.motion.segments import EventRules
 from cameras.motion.settings import DetectorSettings
-from cameras.sources import SourceError, normalize_source, parse_source, redact
+from cameras.sources import (
+    MASK,
+    SourceError,
+    normalize_source,
+    parse_source,
+    redact,
+    take_password,
+    with_password,
+)
 
 
 def validate_mask(value: object) -> None:
@@ -66,6 +74,13 @@ class Camera(models.Model):
         max_length=500,
         validators=[validate_source],
         help_text="demo, a video file, rtsp://…, http://…, /dev/videoN, usb:N or picamera2:N",
+    )
+    # Apart from the URL, so that no page, lookup, log line or status detail that shows the
+    # source can show the password: only the worker puts it back, where it opens the camera.
+    password = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The camera's password, if its URL needs one. Never shown once saved.",
     )
     enabled = models.BooleanField(default=True)
     armed = models.BooleanField(
@@ -184,6 +199,10 @@ class Camera(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.keep_password_apart()
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("camera-detail", args=[self.slug])
 
@@ -191,6 +210,13 @@ class Camera(models.Model):
         # A file camera by its absolute path, resolved here where it is entered.
         with contextlib.suppress(SourceError):  # the field's validator says what is wrong
             self.source = normalize_source(self.source)
+        self.keep_password_apart()
+
+    def keep_password_apart(self) -> None:
+        """A password written into the URL (addcamera, the admin) moves to its own field."""
+        source, password = take_password(self.source)
+        if password is not None:
+            self.source, self.password = source, password
 
     @property
     def group_name(self) -> str:
@@ -221,8 +247,8 @@ class Camera(models.Model):
 
     @property
     def safe_source(self) -> str:
-        """The source with any password replaced, for pages and logs."""
-        return redact(self.source)
+        """The source for pages and logs: user:***@ where it has a password, a query masked."""
+        return redact(with_password(self.source, MASK) if self.password else self.source)
 
     def detector_settings(self) -> DetectorSettings:
         return DetectorSettings(
@@ -241,6 +267,7 @@ class Camera(models.Model):
         return (
             self.name,  # it travels in every alert
             self.source,
+            self.password,
             self.enabled,
             self.sensitivity,
             self.min_area,

@@ -1,36 +1,32 @@
 """Who may still watch: the one check that long-lived streams and sockets repeat while they run,
-so that a logout, a deactivated account or a camera taken away ends them."""
+so that a logout, a revoked token, a deactivated account or a camera taken away ends them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.sessions.backends.base import SessionBase
 
+from accounts.auth import Credential, session_credential
 from cameras.models import Camera
 
 RECHECK_EVERY = 30.0  # seconds between checks of a running stream or socket
 
 
-def current_user(
-    session: SessionBase | None, user: AbstractBaseUser | AnonymousUser | None
-) -> AbstractBaseUser | None:
-    """The user as the database knows them now; None once logged out or deactivated."""
-    if session is None or user is None or not user.is_authenticated:
-        return None
-    if not session.exists(session.session_key):
-        return None
-    return get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+def current_user(credential: Credential | None) -> AbstractBaseUser | None:
+    """The user as the database knows them now; None once the session or token is gone or the
+    user deactivated (accounts.auth.Credential)."""
+    return credential.current_user() if credential is not None else None
 
 
-def may_still_view(
-    session: SessionBase | None, user: AbstractBaseUser | AnonymousUser | None, camera: Camera
-) -> bool:
-    user = current_user(session, user)
+def socket_user(scope: dict) -> AbstractBaseUser | None:
+    """current_user for a websocket, which has its session only."""
+    return current_user(session_credential(scope.get("session"), scope.get("user")))
+
+
+def may_still_view(credential: Credential | None, camera: Camera) -> bool:
+    user = current_user(credential)
     return user is not None and Camera.objects.visible_to(user).filter(pk=camera.pk).exists()
 
 

@@ -19,6 +19,7 @@ from django.http import (
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.auth import Credential, token_or_session
 from cameras.forms import LiveForm, StreamForm
 from cameras.live import BOUNDARY, LiveFeed, LiveFrame, Mp4Feed
 from cameras.models import Camera
@@ -30,7 +31,8 @@ SNAPSHOT_MAX_AGE = 5.0  # an older frame means the camera is not live: no "live"
 
 def camera_for_user(user: AbstractBaseUser | AnonymousUser, slug: str) -> Camera:
     """The camera, if this user may view it. Others get 403, whether or not it exists, so that
-    camera names cannot be probed; staff get 404 for a camera that does not exist."""
+    camera names cannot be probed; staff get 404 for a camera that does not exist. (Stream and
+    image views are behind accounts.auth.token_or_session: the user may be a token's.)"""
     if not user.is_authenticated:
         raise PermissionDenied
     camera = Camera.objects.visible_to(user).filter(slug=slug).first()
@@ -45,35 +47,35 @@ async def _get_camera_for_user(request: HttpRequest, slug: str) -> Camera:
 
 @require_GET
 @never_cache
+@token_or_session
 async def stream(request: HttpRequest, slug: str) -> HttpResponse:
     camera = await _get_camera_for_user(request, slug)
     form = StreamForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
     return StreamingHttpResponse(
-        mjpeg_parts(request, camera, form.tier(), form.cleaned_data["fps"]),
+        mjpeg_parts(request.credential, camera, form.tier(), form.cleaned_data["fps"]),
         content_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"X-Accel-Buffering": "no"},
     )
 
 
 async def mjpeg_parts(
-    request: HttpRequest, camera: Camera, width: int, fps: float | None
+    credential: Credential, camera: Camera, width: int, fps: float | None
 ) -> AsyncIterator[bytes]:
-    """One multipart part per new frame; with `fps`, frames closer together are skipped."""
-    user = await request.auser()
+    """One multipart part per new frame; with `fps`, frames closer together are skipped. Ends
+    once the caller may no longer view the camera (checked every RECHECK_EVERY)."""
     async with LiveFeed.watch(camera, width) as feed:
         recheck = Recheck()
         async for frame in feed.frames(fps):
-            if recheck.due() and not await sync_to_async(may_still_view)(
-                request.session, user, camera
-            ):
+            if recheck.due() and not await sync_to_async(may_still_view)(credential, camera):
                 return
             yield frame.part
 
 
 @require_GET
 @never_cache
+@token_or_session
 async def live_mp4(request: HttpRequest, slug: str) -> HttpResponse:
     """The camera's own H.264 as live fragmented MP4, from a keyframe: for ffplay, VLC, Home
     Assistant's stream source and the browser's Media Source Extensions."""
@@ -85,20 +87,21 @@ async def live_mp4(request: HttpRequest, slug: str) -> HttpResponse:
     if not camera.live_mime(stream):
         raise Http404("this camera sends no H.264: use stream.mjpg")
     return StreamingHttpResponse(
-        mp4_fragments(request, camera, stream),
+        mp4_fragments(request.credential, camera, stream),
         content_type="video/mp4",
         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
     )
 
 
-async def mp4_fragments(request: HttpRequest, camera: Camera, stream: str) -> AsyncIterator[bytes]:
-    user = await request.auser()
+async def mp4_fragments(
+    credential: Credential, camera: Camera, stream: str
+) -> AsyncIterator[bytes]:
+    """The init segment, then fragments from the newest keyframe; ends once the caller may no
+    longer view the camera (checked every RECHECK_EVERY)."""
     async with Mp4Feed.watch(camera, stream) as feed:
         recheck, init = Recheck(), b""
         async for fragment in feed.fragments():
-            if recheck.due() and not await sync_to_async(may_still_view)(
-                request.session, user, camera
-            ):
+            if recheck.due() and not await sync_to_async(may_still_view)(credential, camera):
                 return
             if fragment.key and feed.init != init:
                 if init:
@@ -120,6 +123,7 @@ async def fresh_frame(feed: LiveFeed) -> LiveFrame:
 
 @require_GET
 @never_cache
+@token_or_session
 async def snapshot(request: HttpRequest, slug: str) -> HttpResponse:
     camera = await _get_camera_for_user(request, slug)
     async with LiveFeed.watch(camera) as feed:

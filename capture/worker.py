@@ -66,7 +66,7 @@ class CaptureWorker:
         self,
         camera: Camera,
         bus: Bus,
-        source_factory: Callable[[str], Source] = open_source,
+        source_factory: Callable[..., Source] = open_source,  # (source, password=…)
     ) -> None:
         self.camera, self.bus = camera, bus
         camera.dropped_frames = camera.reconnects = 0  # counted over this worker's life
@@ -127,7 +127,7 @@ class CaptureWorker:
             time.sleep(min(0.25, self.backoff.remaining()))
             return
         try:
-            source = self.source_factory(self.camera.source)
+            source = self.source_factory(self.camera.source, password=self.camera.password)
         except SourceError as exc:  # a bad source string: only an edit of the camera helps
             logger.error("%s: %s", self.camera.slug, exc)
             self.backoff.failed()

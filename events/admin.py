@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin import NamedLookupsOnly
 from events.models import MotionEvent, MotionEventQuerySet
 
 CSV_HEADER = [
@@ -278,7 +279,7 @@ def unkeep(
 
 
 @admin.register(MotionEvent)
-class MotionEventAdmin(admin.ModelAdmin):
+class MotionEventAdmin(NamedLookupsOnly, admin.ModelAdmin):
     list_display = [
         "thumbnail", "camera", "started_at", "ended_at", "length", "peak_area", "video", "keep",
     ]  # fmt: skip

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cameras.models import Camera
-from cameras.permissions import Recheck, current_user
+from cameras.permissions import Recheck, socket_user
+from cameras.sockets import BAD_MESSAGE, TOO_MANY, Pacer, Refusal, Refuses, parse_message
 from events.models import MotionEvent
 
 # A reconnecting page asks for what it missed since the last event it heard of. An event is
@@ -21,6 +22,8 @@ from events.models import MotionEvent
 CATCH_UP_MARGIN = dt.timedelta(seconds=60)
 CATCH_UP_LIMIT = dt.timedelta(days=1)
 CATCH_UP_MAX_EVENTS = 200
+# A page asks once per connection; more often is a flood of queries and replies.
+CATCH_UP_EVERY = 5.0  # seconds
 
 
 def _since(content: object) -> dt.datetime | None:
@@ -34,7 +37,7 @@ def _since(content: object) -> dt.datetime | None:
     return since if since is not None and since.tzinfo is not None else None
 
 
-class AlertConsumer(AsyncJsonWebsocketConsumer):
+class AlertConsumer(Refuses, AsyncJsonWebsocketConsumer):
     """Pushes motion alerts and camera status for the cameras this user may view.
 
     The page may send `{"since": "<ISO time>"}` (on every connect): the events that started or
@@ -50,6 +53,7 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
         if not await self.refresh():
             await self.close()
             return
+        self.catch_ups = Pacer(CATCH_UP_EVERY)
         self.refresher = asyncio.create_task(self.keep_fresh())
         await self.accept()
 
@@ -73,7 +77,7 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def allowed_cameras(self) -> list[Camera] | None:
-        user = current_user(self.scope.get("session"), self.scope.get("user"))
+        user = socket_user(self.scope)
         if user is None:
             return None
         return list(Camera.objects.visible_to(user).only("slug"))
@@ -89,23 +93,22 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
                     await self.close()
                     return
 
-    async def receive_json(self, content: object, **kwargs: object) -> None:
-        since = _since(content)
-        if since is None:
-            await self.close(code=4400)  # not our page talking
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            since = _since(parse_message(text_data, bytes_data))
+            if since is None:
+                raise Refusal(BAD_MESSAGE, "a message that is not a catch-up")
+            if not self.catch_ups.ready():
+                raise Refusal(TOO_MANY, f"catch-ups more often than every {CATCH_UP_EVERY:g} s")
+        except Refusal as refusal:
+            await self.refuse(refusal)
             return
         for message in await self.missed_since(since):
             await self.send_json(message)
 
-    async def decode_json(self, text_data: str) -> object:
-        try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None  # receive_json closes the socket
-
     @database_sync_to_async
     def missed_since(self, since: dt.datetime) -> list[dict]:
-        user = current_user(self.scope.get("session"), self.scope.get("user"))
+        user = socket_user(self.scope)
         if user is None:
             return []
         since = max(since, timezone.now() - CATCH_UP_LIMIT) - CATCH_UP_MARGIN

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
+import itertools
 import logging
 import uuid
 from collections.abc import Callable
@@ -58,6 +60,33 @@ class MotionEventQuerySet(models.QuerySet):
 
     def recent(self) -> MotionEventQuerySet:
         return self.order_by("-started_at")
+
+    def newest_first(self) -> MotionEventQuerySet:
+        """Newest first, the id breaking ties: the order pages and cursors walk."""
+        return self.order_by("-started_at", "-pk")
+
+    def after_in_list(self, started_at: dt.datetime, pk: int) -> MotionEventQuerySet:
+        """The events that come after this one, newest first (a cursor's page). Written as a
+        range on started_at, which its index serves, less the ties already listed."""
+        return self.filter(started_at__lte=started_at).exclude(started_at=started_at, pk__gte=pk)
+
+    def newest_for(self, user: AbstractBaseUser | AnonymousUser, limit: int) -> list[MotionEvent]:
+        """The first `limit` of these events, newest first, of the cameras this user may view.
+
+        One query when they may view every camera; else one per camera, merged. SQLite sorts
+        all the events of an IN (...) of cameras (0.1 s at 100 000 events) instead of walking
+        an index, while each camera's own index hands over its newest at once."""
+        visible = set(Camera.objects.visible_to(user).values_list("pk", flat=True))
+        if visible == set(Camera.objects.values_list("pk", flat=True)):
+            return list(self.newest_first()[:limit])
+        per_camera = [self.filter(camera_id=pk).newest_first()[:limit] for pk in visible]
+        merged = heapq.merge(*per_camera, key=lambda e: (e.started_at, e.pk), reverse=True)
+        return list(itertools.islice(merged, limit))
+
+    def with_clip(self, has_clip: bool) -> MotionEventQuerySet:
+        """Events with a recorded clip, or without. None has one until recordings exist: the
+        recordings issue filters on its clip here."""
+        return self.none() if has_clip else self
 
     def ongoing(self) -> MotionEventQuerySet:
         return self.filter(ended_at__isnull=True)
@@ -141,8 +170,8 @@ class MotionEvent(models.Model):
         indexes = [
             # events of one camera, newest first (dashboard, admin camera filter)
             models.Index(fields=["camera", "-started_at"], name="event_camera_started"),
-            # every list newest first, and date ranges
-            models.Index(fields=["-started_at"], name="event_started"),
+            # every list newest first (ties in order of id: the API's cursor), and date ranges
+            models.Index(fields=["-started_at", "-id"], name="event_started_id"),
             # ongoing events only, a handful: the admin's "ongoing" filter (newest first, its
             # count, the date hierarchy's first and last) without walking every event
             models.Index(

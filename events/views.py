@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.auth import token_or_session
 from cameras.models import Camera
 from events.forms import EventFilterForm
 from events.models import MotionEvent
@@ -86,13 +87,18 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@never_cache  # private, no-store: what a camera saw stays out of shared and browser caches
+@token_or_session
 def snapshot(request: HttpRequest, pk: int) -> FileResponse:
     event = _get_event_for_user(request, pk)
-    image = event.snapshot_clean if request.GET.get("clean") == "1" else event.snapshot
+    clean = request.GET.get("clean") == "1"
+    image = event.snapshot_clean if clean else event.snapshot
     if not image:
         raise Http404("this event has no snapshot")
+    # Named by the event, not by the stored file: how the media dir is laid out stays inside.
+    filename = f"event-{event.pk}{'-clean' if clean else ''}.jpg"
     try:
-        return FileResponse(image.open("rb"), content_type="image/jpeg")
+        return FileResponse(image.open("rb"), content_type="image/jpeg", filename=filename)
     except FileNotFoundError:
         raise Http404("snapshot file is missing") from None
 
@@ -111,8 +117,9 @@ def clip_file(event: MotionEvent) -> Path | None:
 
 
 @require_GET
+@token_or_session
 async def clip(request: HttpRequest, pk: int) -> HttpResponse:
-    event = await sync_to_async(event_for_user)(await request.auser(), pk)
+    event = await sync_to_async(event_for_user)(request.user, pk)  # a session's or a token's
     path = await asyncio.to_thread(clip_file, event)
     if path is None or not path.is_file():
         context = {"event": event, "recorded": event.clip_id is not None}

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.views.decorators.http import require_GET
 
+from accounts.auth import token_or_session
 from cameras.views import camera_for_user
 from recordings.exports import export_span
 from recordings.forms import SpanForm, iso
@@ -15,8 +16,9 @@ from recordings.serving import file_response
 
 
 @require_GET
+@token_or_session
 async def span(request: HttpRequest, slug: str) -> HttpResponse:
-    camera = await sync_to_async(camera_for_user)(await request.auser(), slug)
+    camera = await sync_to_async(camera_for_user)(request.user, slug)  # a session's or a token's
     form = SpanForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")

@@ -12,7 +12,6 @@ django_asgi_app = get_asgi_application()
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.exceptions import SuspiciousOperation  # noqa: E402
 from django.core.handlers.exception import response_for_exception  # noqa: E402
@@ -20,6 +19,7 @@ from django.http import HttpRequest, HttpResponse  # noqa: E402
 
 from cameras.routing import websocket_urlpatterns as live_urls  # noqa: E402
 from events.routing import websocket_urlpatterns as alert_urls  # noqa: E402
+from surveillance.origins import SameOriginValidator  # noqa: E402
 
 
 class StaticFiles(ASGIStaticFilesHandler):
@@ -38,8 +38,7 @@ application = ProtocolTypeRouter(
     {
         # Static files come from the app folders directly: no collectstatic, no extra server.
         "http": StaticFiles(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(alert_urls + live_urls))
-        ),
+        # Channels' AllowedHostsOriginValidator in that place compares hosts only.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(alert_urls + live_urls))),
     }
 )

@@ -1,4 +1,5 @@
-"""The web server: Daphne, with backpressure on streamed responses.
+"""The web server: Daphne, with backpressure on streamed responses, the client's address from
+trusted proxies only, and bounds on what a client may send (surveillance/limits.py).
 
     python -m surveillance.server [daphne's options] surveillance.asgi:application
 
@@ -30,10 +31,15 @@ from daphne.server import Server as DaphneServer
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from accounts.proxies import TrustedProxies, parse_networks
+from surveillance.limits import BoundedHTTPFactory, BoundedWebSocket
+
 DISCONNECT_CHECK = 1.0  # seconds between checks that a paused client is still connected
 SIOCOUTQNSD = 0x894B  # Linux: bytes in a TCP socket's send queue not yet sent
 UNSENT_LIMIT = 16 * 1024  # a streamed response waits while more than this is unsent
 UNSENT_CHECK = 0.02  # seconds between checks while it waits
+# No page sends a websocket message longer than 8 KB (cameras/sockets.py); Daphne takes 1 MB.
+WEBSOCKET_MAX_MESSAGE = 64 * 1024
 
 
 @implementer(IPushProducer)
@@ -56,6 +62,64 @@ class Backpressure:
 
 
 class Server(DaphneServer):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        from django.conf import settings  # configured: Daphne loaded the application first
+
+        # A bad entry stops the server here, with the entry named (system check accounts.E001).
+        self.trusted_proxies = TrustedProxies(parse_networks(settings.TRUSTED_PROXIES))
+        self.websocket_max_message_size = min(
+            self.websocket_max_message_size, WEBSOCKET_MAX_MESSAGE
+        )
+        self.websocket_max_frame_size = min(self.websocket_max_frame_size, WEBSOCKET_MAX_MESSAGE)
+
+    # Daphne's run() makes its factories under these names: ours bound what a client may send
+    # (surveillance/limits.py).
+    @property
+    def http_factory(self) -> BoundedHTTPFactory:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, daphnes: object) -> None:
+        self._http_factory = BoundedHTTPFactory(self)
+
+    @property
+    def ws_factory(self) -> object:
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory: object) -> None:
+        factory.protocol = BoundedWebSocket
+        # A protocol error (text that is not UTF-8, a message over the limit) is answered with
+        # its close code (1007, 1009) before the connection is dropped, not by a bare drop.
+        factory.setProtocolOptions(failByDrop=False)
+        self._ws_factory = factory
+
+    def create_application(self, protocol: object, scope: dict) -> object:
+        self.resolve_client(scope)
+        return super().create_application(protocol, scope)
+
+    def resolve_client(self, scope: dict) -> None:
+        """The client's own address (and scheme) when the connection is from a trusted proxy."""
+        if not scope.get("client"):
+            return
+        headers = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, []).append(value.decode("latin-1"))
+        client = self.trusted_proxies.client(
+            scope["client"][0], headers.get(b"x-forwarded-for", [])
+        )
+        if client is None:
+            return
+        scope["client"] = [client, 0]
+        proto = headers.get(b"x-forwarded-proto", [""])[-1].strip().lower()
+        if proto in ("http", "https"):
+            secure = proto == "https"
+            if scope["type"] == "websocket":
+                scope["scheme"] = "wss" if secure else "ws"
+            else:
+                scope["scheme"] = proto
+
     async def handle_reply(self, protocol: object, message: dict) -> None:
         producer = None
         if isinstance(protocol, WebRequest) and message["type"] == "http.response.body":

@@ -121,13 +121,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # its Swagger UI files, served from here: the docs work offline
     "axes",
+    "accounts",
     "cameras",
     "recordings",
     "events",
     "dashboard",
     "notifications",
     "capture",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +142,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "accounts.devices.device_cookies",
     "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the page below
 ]
 
@@ -181,7 +185,9 @@ AUTH_PASSWORD_VALIDATORS = [
 if env_bool("SURVEILLANCE_FAST_PASSWORD_HASHER"):  # the test suite only
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Brute force: django-axes counts failed logins (the dashboard's and the admin's alike) and
-# locks a username from an address after 5 failures for 15 minutes; a success resets it.
+# locks a username from an address after 5 failures for 15 minutes. A success resets nothing:
+# the browser that logged in gets its own allowance (its device cookie, below), and the owner
+# logging in from an attacker's address must not hand the attacker five more tries.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -189,9 +195,19 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The client's address is resolved once, by the web server (surveillance/server.py), from
+# X-Forwarded-For only when the connection comes from one of these reverse proxies (addresses or
+# CIDR networks); unset, no forwarded address is believed. Axes takes REMOTE_ADDR as it is, and
+# never X-Forwarded-For itself (it would with django-ipware installed).
+TRUSTED_PROXIES = env_list("SURVEILLANCE_TRUSTED_PROXIES")
+AXES_CLIENT_IP_CALLABLE = "accounts.devices.client_address"
+# A browser that has logged in before keeps an allowance of its own (a signed device cookie,
+# accounts/devices.py): a flood of wrong passwords from elsewhere does not lock its owner out.
+AXES_WHITELIST_CALLABLE = "accounts.devices.has_own_allowance"
+DEVICE_COOKIE_AGE = dt.timedelta(days=365)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -246,6 +262,11 @@ MEDIA_URL = "/media/"  # never served directly: event images go through a permis
 # Retention (events/retention.py, `manage.py prune`, run by runsurveillance every 10 min):
 # besides each camera's keep_days, the oldest events go while the snapshots use more than the
 # budget (0: no budget) or the disk has less free space than the reserve.
+# Request bodies larger than this are refused (413) by the web server before they are read
+# (surveillance/limits.py); the longest matching path prefix decides. The largest form here (a
+# camera with its mask) is a few KB. A URL that takes uploads gets an entry of its own, larger;
+# its view still decides who may upload.
+REQUEST_BODY_LIMITS = {"/": 256 * 1024}
 STORAGE_BUDGET_BYTES = int(float(env("SURVEILLANCE_STORAGE_GB", "0")) * 1e9)
 FREE_SPACE_RESERVE_BYTES = int(float(env("SURVEILLANCE_FREE_SPACE_GB", "1")) * 1e9)
 

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.api import api
+from api.api import home as api_home
 from dashboard import views as dashboard_views
 from notifications import views as notification_views
 from recordings import views as recording_views
@@ -15,6 +17,7 @@ urlpatterns = [
     # Only these two: password reset by e-mail would be an open, unauthenticated endpoint.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("cameras/<slug:slug>/", dashboard_views.camera, name="camera-detail"),
     path("cameras/<slug:slug>/clip.mp4", recording_views.span, name="camera-clip"),
@@ -25,4 +28,6 @@ urlpatterns = [
     # at the root: a service worker's scope is the folder it is served from
     path("sw.js", notification_views.service_worker, name="service-worker"),
     path("manifest.webmanifest", notification_views.manifest, name="manifest"),
+    path("api/", api_home, name="api-home"),
+    path("api/", api.urls),
 ]

@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from cameras.models import Camera
 from events.models import MotionEvent
@@ -71,13 +71,27 @@ def test_every_route_is_enumerated(garage_event: MotionEvent) -> None:
     assert {"/cameras/garage/stream.mjpg", f"/events/{garage_event.pk}/snapshot.jpg"} <= set(paths)
 
 
+def accepts_tokens(path: str) -> bool:
+    """Whether the view behind a path takes API tokens: stream, image and clip views are marked
+    by accounts.auth.token_or_session, and every /api/ operation authenticates through it."""
+    match = resolve(path)
+    return getattr(match.func, "accepts_tokens", False) or match.namespace == "api"
+
+
+POST_ONLY = {"token-revoke"}  # url names: a GET is refused whoever asks
+
+
 def test_anonymous_users_are_refused_on_every_route_but_login_and_healthz(
     redis_server: str, garage_event: MotionEvent
 ) -> None:
-    client = Client()
+    client, own_page = Client(), Client(headers={"Sec-Fetch-Site": "same-origin"})
     for path in paths_for(garage_event.camera, garage_event):
         response = client.get(path)
-        if path in PUBLIC:
+        if accepts_tokens(path):  # other clients are asked for credentials; our pages are not
+            assert response.status_code == 401, path
+            assert response["WWW-Authenticate"].startswith('Basic realm="Surveillance"'), path
+            assert own_page.get(path).status_code == 403, path
+        elif path in PUBLIC:
             assert response.status_code == 200, path
         elif path in LOGOUT:
             status, location = LOGOUT[path]
@@ -97,8 +111,11 @@ def test_a_member_gets_nothing_of_a_camera_they_may_not_view_on_any_route(
     for path in paths_for(garage, garage_event):
         if path in PUBLIC or path in LOGOUT:
             continue
-        response = client.get(path)
+        response = client.get(path, follow=resolve(path).url_name == "api-home")
         names_the_garage = garage.slug in path or str(garage_event.pk) in path
+        if resolve(path).url_name in POST_ONLY:
+            assert response.status_code == 405, path
+            continue
         if path.startswith("/admin/"):  # staff only: the admin's login page, whatever the path
             assert refused(response, ("/admin/login/",)), path
         elif names_the_garage:
@@ -147,5 +164,7 @@ def test_every_route_refuses_a_post_without_the_csrf_token(
     client.force_login(owner)
     for path in paths_for(garage_event.camera, garage_event):
         response = client.post(path, {"username": "owner", "action": "delete_selected"})
-        assert response.status_code == 403, f"{path}: {response.status_code}"
+        # The API takes no POST at all: 405 before any CSRF check.
+        expected = {403, 405} if path.startswith("/api/") else {403}
+        assert response.status_code in expected, f"{path}: {response.status_code}"
     assert MotionEvent.objects.filter(pk=garage_event.pk).exists()

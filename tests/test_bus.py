@@ -113,7 +113,7 @@ def test_a_motion_start_during_a_redis_pause_reaches_the_dashboards_afterwards(
     bus = Bus(layer=layer)
     bus.start()
     worker = CaptureWorker(
-        front_door, bus, source_factory=lambda s: FileSource(s, realtime=False, loop=False)
+        front_door, bus, source_factory=lambda s, **_: FileSource(s, realtime=False, loop=False)
     )
     try:
         with paused(process):

@@ -13,7 +13,8 @@ from tests.conftest import ROOT
 
 # Lower layers first; an app may import only from the apps before it.
 LAYERS = [
-    "cameras", "recordings", "events", "dashboard", "notifications", "capture", "surveillance",
+    "accounts", "cameras", "recordings", "events", "dashboard", "notifications", "api",
+    "capture", "surveillance",
 ]  # fmt: skip
 
 

@@ -123,9 +123,15 @@ def test_anonymous_stream_snapshot_event_image_and_socket_are_refused(
 ) -> None:
     event = MotionEvent.objects.create(camera=front_door)
     anonymous = httpx.Client(base_url=live_server_url, timeout=10)
-    assert anonymous.get("/cameras/front-door/stream.mjpg").status_code == 403
-    assert anonymous.get("/cameras/front-door/snapshot.jpg").status_code == 403
-    assert anonymous.get(f"/events/{event.pk}/snapshot.jpg").status_code == 403
+    own_page = httpx.Client(
+        base_url=live_server_url, timeout=10, headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    for path in ("/cameras/front-door/stream.mjpg", "/cameras/front-door/snapshot.jpg",
+                 f"/events/{event.pk}/snapshot.jpg"):  # fmt: skip
+        challenged = anonymous.get(path)  # VLC, ffmpeg, Home Assistant: asked for credentials
+        assert challenged.status_code == 401
+        assert challenged.headers["www-authenticate"].startswith('Basic realm="Surveillance"')
+        assert own_page.get(path).status_code == 403  # a browser must not ask for the password
     page = anonymous.get("/")
     assert page.status_code == 302 and page.headers["location"].startswith("/accounts/login/")
     with pytest.raises(InvalidStatus) as refused:

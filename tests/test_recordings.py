@@ -63,7 +63,7 @@ def seconds_of(path: Path) -> float:
 def run_worker(camera: Camera) -> CaptureWorker:
     """The worker's loop over the whole file, as fast as it decodes, then stopped."""
     worker = CaptureWorker(
-        camera, Bus(), source_factory=lambda s: FileSource(s, realtime=False, loop=False)
+        camera, Bus(), source_factory=lambda s, **_: FileSource(s, realtime=False, loop=False)
     )
     worker.run()
     return worker

@@ -45,3 +45,12 @@ def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identified no issues" in result.stdout
+
+
+def test_a_trusted_proxy_that_is_no_address_stops_the_server_with_its_name() -> None:
+    env = {**os.environ, "SURVEILLANCE_TRUSTED_PROXIES": "127.0.0.1,proxy.lan"}
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert checked.returncode != 0
+    assert "accounts.E001" in checked.stderr and "'proxy.lan'" in checked.stderr

@@ -10,7 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from cameras.sources import EndOfStream, SourceError, open_source, parse_source, redact
+from cameras.sources import (
+    EndOfStream,
+    SourceError,
+    open_source,
+    parse_source,
+    redact,
+    take_password,
+    with_password,
+)
 from cameras.sources.demo import DemoSource
 from cameras.sources.demux import FileSource
 from tests.videos import write_vfr_video, write_video
@@ -84,6 +92,27 @@ def test_password_in_a_source_url_is_hidden() -> None:
     assert redact("http://10.0.0.5/videostream.cgi?user=admin&pwd=hunter2") == (
         "http://10.0.0.5/videostream.cgi?***"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://admin:hunter2@10.0.0.5:554/s1",
+        "rtsp://admin:p%40ss%3Aw%2Fd@[2001:db8::7]/s",  # @ : / in the password
+        "http://cam:a!b$c&d@10.0.0.5/video.mjpg?res=1",  # what may stand as typed
+        "rtsp://:only-a-password@10.0.0.5/s",
+    ],
+)
+def test_a_password_taken_out_of_a_url_goes_back_as_it_was(url: str) -> None:
+    bare, password = take_password(url)
+    assert password and password not in bare
+    assert with_password(bare, password) == url
+
+
+def test_only_network_urls_have_a_password_to_take() -> None:
+    for source in ("demo", "/videos/a:b@c.mp4", "usb:0", "rtsp://10.0.0.5/s"):
+        assert take_password(source) == (source, None)
+    assert with_password("demo", "pw") == "demo"
 
 
 def test_open_source_picks_the_backend_without_opening_it() -> None:

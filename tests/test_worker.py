@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def run_worker_over(camera: Camera) -> CaptureWorker:
     """Run the worker's loop over the whole file, as fast as it decodes, then stop."""
     worker = CaptureWorker(
-        camera, Bus(), source_factory=lambda s: FileSource(s, realtime=False, loop=False)
+        camera, Bus(), source_factory=lambda s, **_: FileSource(s, realtime=False, loop=False)
     )
     worker.run()
     return worker
@@ -156,7 +156,7 @@ def test_a_truncated_video_plays_what_it_has_and_ends_cleanly(
     camera = Camera.objects.create(slug="cut", name="Cut", source=str(cut))
     sources: list[CountingSource] = []
 
-    def counting(text: str) -> CountingSource:
+    def counting(text: str, password: str = "") -> CountingSource:
         sources.append(CountingSource(text, realtime=False, loop=False))
         return sources[-1]
 

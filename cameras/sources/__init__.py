@@ -19,6 +19,8 @@ from cameras.sources.parse import (
     normalize_source,
     parse_source,
     redact,
+    take_password,
+    with_password,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ __all__ = [
     "open_source",
     "parse_source",
     "redact",
+    "take_password",
+    "with_password",
 ]
 
 BACKENDS = {
@@ -44,8 +48,11 @@ BACKENDS = {
 }
 
 
-def open_source(text: str, **options: object) -> Source:
-    """A new, not yet opened, source object for a source string."""
+def open_source(text: str, password: str = "", **options: object) -> Source:
+    """A new, not yet opened, source object for a source string (and the camera's password,
+    which only network cameras have)."""
     kind, target = parse_source(text)
     backend = import_string(BACKENDS[kind])
+    if kind == "network":
+        options["password"] = password
     return backend(target, **options)

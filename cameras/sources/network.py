@@ -11,13 +11,20 @@ import av
 from cameras.sources import mjpeg
 from cameras.sources.base import Frame
 from cameras.sources.demux import DemuxSource
-from cameras.sources.parse import EndOfStream, SourceError
+from cameras.sources.parse import EndOfStream, SourceError, redact, with_password
 
 
 class NetworkSource(DemuxSource):
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, password: str = "") -> None:
         super().__init__(target)
+        self.password = password  # kept apart from the URL, which goes into log lines
         self.mjpeg: mjpeg.MjpegStream | None = None
+
+    def url(self) -> str:
+        return with_password(self.target, self.password)
+
+    def describe(self) -> str:
+        return redact(self.url())
 
     def options(self) -> dict[str, str]:
         if urlsplit(self.target).scheme in ("rtsp", "rtsps"):
@@ -29,7 +36,7 @@ class NetworkSource(DemuxSource):
             return super().open()
         # One connection: what it sends decides who reads it. Many cameras (and ffmpeg's own
         # server) take a single client, so the stream cannot be opened a second time.
-        response = mjpeg.connect(self.target, self.timeout)
+        response = mjpeg.connect(self.url(), self.timeout)
         try:
             boundary, head = mjpeg.sniff_boundary(response)
         except (OSError, HTTPException) as exc:

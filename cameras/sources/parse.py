@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
 MASK = "***"  # what a password looks like in pages and logs
+# What may stand unencoded in a URL's user:password (RFC 3986 unreserved and sub-delims): a
+# password written back into a URL reads as the user typed it, only @ : / ? # % and the like
+# percent-encoded.
+USERINFO_SAFE = "-._~!$&'()*+,;="
 # Characters no camera URL or path needs and every injection does.
 FORBIDDEN = re.compile(r"[\s;|`<>\\]|\$\(|\x00")
 # "name:" at the start of a source: a scheme, ours or FFmpeg's.
@@ -123,7 +127,33 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     if parts.username is None:
         return url, None, None
     bare = urlunsplit(parts._replace(netloc=host_and_port(parts)))
-    return bare, parts.username, parts.password or ""
+    return bare, unquote(parts.username), unquote(parts.password or "")
+
+
+def take_password(source: str) -> tuple[str, str | None]:
+    """A network source without the password in its URL (the user name stays), and that
+    password (None when it has none, or is no URL)."""
+    try:
+        parts = urlsplit(source)
+        if parts.scheme.lower() not in NETWORK_SCHEMES or parts.password is None:
+            return source, None
+        user = f"{parts.username}@" if parts.username else ""
+        return urlunsplit(parts._replace(netloc=user + host_and_port(parts))), unquote(
+            parts.password
+        )
+    except ValueError:  # the source's validator says what is wrong with it
+        return source, None
+
+
+def with_password(source: str, password: str) -> str:
+    """The URL to open: the source with the password put back (only where a camera is opened;
+    never logged, stored or shown)."""
+    parts = urlsplit(source)
+    if not password or parts.scheme.lower() not in NETWORK_SCHEMES:
+        return source
+    user = parts.username or ""
+    netloc = f"{user}:{quote(password, safe=USERINFO_SAFE)}@{host_and_port(parts)}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def redact(text: str) -> str:

@@ -376,6 +376,24 @@
     liveSocket.send(JSON.stringify({ watch: watch, mp4: mp4, width: liveWidth(), fps: LIVE_FPS }));
   }
 
+  // Frames shown are reported together, at most every ACK_MS: however many tiles a page has,
+  // it sends a few messages a second (the server closes a socket that sends many more).
+  const ACK_MS = 20;
+  let acks = null;
+
+  function acknowledge(socket, slug) {
+    if (acks === null) {
+      acks = new Set();
+      setTimeout(() => {
+        if (socket.readyState === WebSocket.OPEN) {
+          socket.send(JSON.stringify({ shown: Array.from(acks) }));
+        }
+        acks = null;
+      }, ACK_MS);
+    }
+    acks.add(slug);
+  }
+
   function showFrame(socket, data) {
     if (typeof data === "string") return;
     const bytes = new Uint8Array(data);
@@ -386,9 +404,7 @@
     } catch (err) {
       return;
     }
-    const shownTo = () => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ shown: head.camera }));
-    };
+    const shownTo = () => acknowledge(socket, head.camera);
     if (head.init || head.mp4) {
       showFragment(head, bytes.subarray(newline + 1), shownTo);
       return;
@@ -400,7 +416,7 @@
     const shown = () => {
       if (previous) URL.revokeObjectURL(previous);
       img.dataset.capturedAt = String(head.t);
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ shown: head.camera }));
+      acknowledge(socket, head.camera);
     };
     img.onload = shown;
     img.onerror = shown;
