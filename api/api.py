@@ -3,28 +3,32 @@
 no CDN). Session or API token (accounts/auth.py), read only; every payload is the model's
 to_dict(), as the websocket sends it.
 
-Recorded spans (the recordings issue) belong beside the cameras: /api/cameras/<slug>/recordings/
-with the same auth, and each event dict gains "clip_url" from MotionEvent.to_dict().
+and a camera's recorded spans at /api/cameras/<slug>/recordings/.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from ninja import NinjaAPI, Query, Status, Swagger
+from ninja import Field, NinjaAPI, Query, Schema, Status, Swagger
 from ninja import Path as PathParam
 from ninja.errors import ValidationError
 from ninja.security.base import AuthBase
+from pydantic import AwareDatetime
 
 from accounts.auth import Credential, Refused, authenticate, token_or_session
 from api import cursors
-from api.schemas import CameraOut, EventFilters, EventOut, EventPage, Problem
+from api.schemas import CameraOut, EventFilters, EventOut, EventPage, Problem, SpanOut
 from cameras.models import Camera
 from events.models import MotionEvent, MotionEventQuerySet
+from recordings.timeline import spans
 
 REFUSALS = {401: Problem, 403: Problem, 429: Problem}
 
@@ -153,3 +157,39 @@ def event(request: HttpRequest, response: HttpResponse, pk: EventId) -> dict | S
             return Status(404, {"detail": "no such event"})
         return Status(403, {"detail": "not an event of your cameras"})
     return found[0].to_dict()
+
+
+class SpanFilters(Schema):
+    start: AwareDatetime | None = Field(None, description="from (ISO 8601); default: a day ago")
+    end: AwareDatetime | None = Field(None, description="to (ISO 8601); default: now")
+
+
+CameraSlug = Annotated[str, PathParam(max_length=50, pattern=r"^[-a-zA-Z0-9_]+$")]
+
+
+@api.get(
+    "/cameras/{slug}/recordings/",
+    response={200: list[SpanOut], 400: Problem, 404: Problem, **REFUSALS},
+    summary="A camera's recorded video",
+)  # fmt: skip
+def recordings(
+    request: HttpRequest, response: HttpResponse, slug: CameraSlug, span: Query[SpanFilters]
+) -> list[dict] | Status:
+    """The spans of video recorded between start and end (at most a week), oldest first, each
+    with the URL that gives it as one MP4."""
+    _private(response)
+    camera = Camera.objects.visible_to(request.user).filter(slug=slug).first()
+    if camera is None:
+        if request.user.is_staff:
+            return Status(404, {"detail": "no such camera"})
+        return Status(403, {"detail": "not one of your cameras"})
+    end = span.end or timezone.now()
+    start = span.start or end - dt.timedelta(days=1)
+    if not start < end <= start + dt.timedelta(days=7):
+        return Status(400, {"detail": "start must be before end, at most a week before it"})
+    clip = reverse("camera-clip", args=[camera.slug])
+    return [
+        {"start": s.start.isoformat(), "end": s.end.isoformat(),
+         "url": f"{clip}?{urlencode({'start': s.start.isoformat(), 'end': s.end.isoformat()})}"}
+        for s in spans(camera, start, end)
+    ]  # fmt: skip

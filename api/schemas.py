@@ -21,6 +21,11 @@ class CameraOut(Schema):
     url: Path
     stream_url: Path = Field(description="MJPEG: multipart/x-mixed-replace")
     snapshot_url: Path = Field(description="the latest live frame, one JPEG")
+    live_url: Path | None = Field(
+        description="the camera's own H.264 as live fragmented MP4; null for a camera that "
+        "sends pictures (MJPEG)"
+    )
+    armed: bool = Field(description="whether its events notify (e-mail, push, webhooks)")
     status: str = Field(description="starting, online, offline or error")
     detail: str
     fps: float | None
@@ -31,6 +36,7 @@ class CameraOut(Schema):
     status_label: str
     since_label: str
     health_label: str
+    recording: str = Field(description='what its recorder is doing ("" while idle)')
 
 
 class EventOut(Schema):
@@ -43,7 +49,14 @@ class EventOut(Schema):
     duration: float | None = Field(description="seconds; null while it goes on")
     duration_label: str
     snapshot_url: str = Field(description='a path on this site; "" without a snapshot')
+    clip_url: Path | None = Field(description="its video (MP4, HTTP ranges); null without one")
     url: Path
+
+
+class SpanOut(Schema):
+    start: Timestamp
+    end: Timestamp
+    url: Path = Field(description="the span as one MP4 (at most an hour of it)")
 
 
 class EventPage(Schema):

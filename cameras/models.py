@@ -356,6 +356,7 @@ class Camera(models.Model):
             "url": self.get_absolute_url(),
             "stream_url": reverse("camera-stream", args=[self.slug]),
             "snapshot_url": reverse("camera-snapshot", args=[self.slug]),
+            "live_url": reverse("camera-live", args=[self.slug]) if self.live_mime() else None,
             "armed": self.armed,
             **self.health(),
         }

@@ -84,9 +84,9 @@ class MotionEventQuerySet(models.QuerySet):
         return list(itertools.islice(merged, limit))
 
     def with_clip(self, has_clip: bool) -> MotionEventQuerySet:
-        """Events with a recorded clip, or without. None has one until recordings exist: the
-        recordings issue filters on its clip here."""
-        return self.none() if has_clip else self
+        """Events with recorded video (their own clip, or the segment they began in), or
+        without."""
+        return self.filter(clip__isnull=not has_clip)
 
     def ongoing(self) -> MotionEventQuerySet:
         return self.filter(ended_at__isnull=True)

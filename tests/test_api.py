@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from accounts.models import ApiToken
 from cameras.models import Camera
 from events.models import MotionEvent
+from recordings.models import Recording
 from tests.conftest import LiveServer, logged_in_page
 from tests.test_csp_browser import WATCH_VIOLATIONS, violations
 
@@ -217,7 +218,7 @@ def test_the_api_holds_to_its_schema_and_shows_nothing_else(
         f"{fuzzed['url']}/api/schema/", headers=fuzzed["headers"]
     )
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 3
+    assert len(operations) == 4  # cameras, events, an event, a camera's recordings
 
     for operation in operations:
 
@@ -230,3 +231,35 @@ def test_the_api_holds_to_its_schema_and_shows_nothing_else(
             assert b"garage" not in response.content.lower()
 
         holds()
+
+
+def test_events_with_video_carry_its_url_and_a_camera_lists_its_recorded_spans(
+    web_server: LiveServer, owner: User, member: User, events: list[MotionEvent]
+) -> None:
+    front_door = events[0].camera
+    first, _ = (
+        Recording.objects.create(
+            camera=front_door,
+            kind=Recording.Kind.SEGMENT,
+            started_at=start,
+            codec="h264",
+            ended_at=start + dt.timedelta(seconds=60),
+            file=f"recordings/{n}.mp4",
+            size=1,
+        )
+        for n, start in enumerate((T0, T0 + MINUTE))
+    )
+    events[0].attach_clip(first)
+    headers = bearer(owner)
+    with_video = httpx.get(f"{web_server.url}/api/events/?has_clip=true", headers=headers).json()
+    assert [e["id"] for e in with_video["items"]] == [events[0].pk]
+    assert with_video["items"][0]["clip_url"] == f"/events/{events[0].pk}/clip.mp4"
+    without = httpx.get(f"{web_server.url}/api/events/?has_clip=false", headers=headers).json()
+    assert events[0].pk not in [e["id"] for e in without["items"]]
+
+    query = f"start={(T0 - MINUTE).isoformat()}&end={(T0 + 5 * MINUTE).isoformat()}"
+    url = f"{web_server.url}/api/cameras/front-door/recordings/?{query}".replace("+", "%2B")
+    [span] = httpx.get(url, headers=headers).json()  # two segments that touch: one span
+    assert span["start"] == T0.isoformat() and span["end"] == (T0 + 2 * MINUTE).isoformat()
+    assert span["url"].startswith("/cameras/front-door/clip.mp4?start=")
+    assert httpx.get(url, headers=bearer(member)).status_code == 403
