@@ -19,6 +19,7 @@ from cameras.models import Camera
 from cameras.sources import open_source
 from tests.conftest import PASSWORD, ROOT, LiveServer, client_for
 from tests.processes import wait_until
+from tests.test_admin import camera_form as admin_camera_form
 from tests.test_mjpeg import camera_server, jpeg_of, with_length  # noqa: F401 (a fixture)
 from tests.web import logged_in_client
 
@@ -112,14 +113,7 @@ def camera_form(camera: Camera, **changes: object) -> dict:
     """The change form as the browser posts it untouched: the password box holds the mask."""
     page = client_for(User.objects.get(username="owner")).get(f"{CAMERAS}{camera.pk}/change/")
     assert f'value="{MASK}"' in page.content.decode()
-    return {
-        "name": camera.name, "slug": camera.slug, "source": camera.source, "password": MASK,
-        "enabled": "on", "sensitivity": camera.sensitivity, "min_area": camera.min_area,
-        "detection_fps": camera.detection_fps, "detection_width": camera.detection_width,
-        "start_after": camera.start_after, "end_after": camera.end_after,
-        "max_event_length": camera.max_event_length, "mask": "[]",
-        "keep_days": camera.keep_days, **changes,
-    }  # fmt: skip
+    return admin_camera_form(camera, **{"source": camera.source, "password": MASK, **changes})
 
 
 def test_the_form_shows_a_fixed_mask_and_replaces_the_password_only_when_one_is_typed(

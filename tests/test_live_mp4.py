@@ -14,6 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import ApiToken
 from cameras.models import Camera
 from tests.cameras import mjpeg_camera, needs_ffmpeg  # noqa: F401
 from tests.conftest import logged_in_page, outside_the_browser_loop, session_cookie
@@ -78,7 +79,7 @@ def test_live_mp4_needs_the_camera_and_a_camera_that_sends_h264(
     url = f"{live_server_url}/cameras/front-door/live.mp4"
     _, theirs = session_cookie(member)
     assert httpx.get(url, headers={"Cookie": theirs.decode()}).status_code == 403
-    assert httpx.get(url).status_code == 403
+    assert httpx.get(url).status_code == 401  # an anonymous player is asked for a token
     _, cookie = session_cookie(owner)
     assert httpx.get(f"{url}?stream=other", headers={"Cookie": cookie.decode()}).status_code == 400
     Camera.objects.filter(pk=front_door.pk).update(streams={})  # as an MJPEG camera's
@@ -133,3 +134,19 @@ def test_an_mjpeg_camera_falls_back_to_mjpeg_in_chromium(
     page.wait_for_function("i => i.naturalWidth > 0", arg=img.element_handle(), timeout=20_000)
     assert page.locator("video[data-live-full]").is_hidden()
     page.close()
+
+
+def test_ffprobe_reads_live_mp4_with_a_token_as_home_assistant_would(
+    live_server_url: str, front_door: Camera, owner: object, start_worker: Callable
+) -> None:
+    needs_ffmpeg()
+    start_worker("front-door")
+    wait_until(lambda: online_with_mp4(front_door), 20, "the worker to describe its stream")
+    _, token = ApiToken.issue(owner, "ffprobe")
+    host = live_server_url.removeprefix("http://")
+    probed = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of",
+         "csv=p=0", f"http://owner:{token}@{host}/cameras/front-door/live.mp4?stream=sub"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert probed.stdout.strip() == "h264,320,240", probed.stderr

@@ -239,7 +239,7 @@ def test_a_clip_is_served_whole_and_in_ranges_to_who_may_see_it(
 
     _, theirs = session_cookie(member)  # may not view the yard
     assert get(url, theirs).status_code == 403
-    assert httpx.get(url, timeout=10).status_code == 403
+    assert httpx.get(url, timeout=10).status_code == 401  # an anonymous player: a challenge
 
 
 def test_a_clip_deleted_by_hand_is_a_clear_404_page(

@@ -31,8 +31,8 @@ class Frame:
         width: int = 0,
         packets: Sequence[object] = (),  # the camera's own packets up to this frame (PyAV)
     ) -> None:
-        if image is None and decode is None and jpeg is None:
-            raise ValueError("a frame needs an image, a decoder or a JPEG")
+        if image is None and decode is None and jpeg is None and not packets:
+            raise ValueError("a frame needs an image, a decoder, a JPEG or packets")
         self._image, self._decode = image, decode
         self.captured_at, self.grey, self.jpeg = captured_at, grey, jpeg
         self._width = width
