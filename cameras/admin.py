@@ -16,7 +16,10 @@ from cameras.sources import MASK, redact, take_password
 SECRET_MASK = "\u2022" * 8  # a stored password, as its box shows it (no one types these)
 # What staff who may only view cameras see instead of the fields themselves: Django shows a
 # read-only field's value as it is stored.
-READ_ONLY_STAND_INS = {"source": "source_display", "password": "password_display"}
+READ_ONLY_STAND_INS = {
+    "source": "source_display", "detect_source": "detect_source_display",
+    "password": "password_display",
+}  # fmt: skip
 
 
 class MaskWidget(forms.Textarea):
@@ -80,20 +83,28 @@ class CameraForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        fields = ["source", "password"]  # the admin adds the rest from its fieldsets
+        fields = ["source", "detect_source", "password"]  # the rest from the fieldsets
         widgets = {"mask": MaskWidget}
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["source"] = redact(self.instance.source)
+            self.initial["detect_source"] = redact(self.instance.detect_source)
         if self.instance.pk and "mask" in self.fields:
             url = reverse("camera-snapshot", args=[self.instance.slug])
             self.fields["mask"].widget.snapshot_url = url
 
     def clean_source(self) -> str:
-        source = self.cleaned_data["source"]
-        stored = self.instance.source if self.instance.pk else ""
+        return self.unmasked("source")
+
+    def clean_detect_source(self) -> str:
+        return self.unmasked("detect_source")
+
+    def unmasked(self, field: str) -> str:
+        """The stored value where the masked one came back unchanged (its query holds a secret)."""
+        source = self.cleaned_data[field]
+        stored = getattr(self.instance, field) if self.instance.pk else ""
         if MASK in source and source == redact(stored):
             return stored
         return source
@@ -128,7 +139,8 @@ class CameraAdmin(NamedLookupsOnly, admin.ModelAdmin):
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": [
-            "name", "slug", "source", "password", "enabled", "armed", "live_preview",
+            "name", "slug", "source", "detect_source", "password", "enabled", "armed",
+            "live_preview",
         ]}),
         ("Who may view it", {"fields": ["viewers", "viewer_groups"]}),
         (
@@ -158,6 +170,10 @@ class CameraAdmin(NamedLookupsOnly, admin.ModelAdmin):
     @admin.display(description="source")
     def source_display(self, camera: Camera) -> str:
         return camera.safe_source
+
+    @admin.display(description="detection source")
+    def detect_source_display(self, camera: Camera) -> str:
+        return redact(camera.detect_source)
 
     @admin.display(description="password")
     def password_display(self, camera: Camera) -> str:

@@ -75,6 +75,14 @@ class Camera(models.Model):
         validators=[validate_source],
         help_text="demo, a video file, rtsp://…, http://…, /dev/videoN, usb:N or picamera2:N",
     )
+    # A camera's low-resolution second stream, if it has one: detection, snapshots and the
+    # dashboard's tiles use it, while recordings and the full-size view copy the main one.
+    detect_source = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_source],
+        help_text="Optional: the camera's sub-stream (e.g. rtsp://…/stream2), to detect on.",
+    )
     # Apart from the URL, so that no page, lookup, log line or status detail that shows the
     # source can show the password: only the worker puts it back, where it opens the camera.
     password = models.CharField(
@@ -210,13 +218,19 @@ class Camera(models.Model):
         # A file camera by its absolute path, resolved here where it is entered.
         with contextlib.suppress(SourceError):  # the field's validator says what is wrong
             self.source = normalize_source(self.source)
+            if self.detect_source:
+                self.detect_source = normalize_source(self.detect_source)
         self.keep_password_apart()
 
     def keep_password_apart(self) -> None:
-        """A password written into the URL (addcamera, the admin) moves to its own field."""
+        """A password written into the URL (addcamera, the admin) moves to its own field; the
+        sub-stream's is the camera's one password too."""
         source, password = take_password(self.source)
         if password is not None:
             self.source, self.password = source, password
+        detect, password = take_password(self.detect_source)
+        if password is not None:
+            self.detect_source, self.password = detect, self.password or password
 
     @property
     def group_name(self) -> str:
@@ -267,6 +281,7 @@ class Camera(models.Model):
         return (
             self.name,  # it travels in every alert
             self.source,
+            self.detect_source,
             self.password,
             self.enabled,
             self.sensitivity,

@@ -34,6 +34,7 @@ class Opened:
 @dataclass
 class Closed:
     reason: str
+    source: DemuxSource | None = None  # closed by the capture loop once it has taken all before
 
 
 @dataclass
@@ -42,7 +43,8 @@ class Read:
 
 
 class MainStream:
-    """The thread reads; the capture loop takes what it read with `taken()`, in order."""
+    """The thread reads; the capture loop takes what it read with `taken()`, in order, and
+    closes the sources it is done with (a Closed carries its source)."""
 
     def __init__(self, name: str, factory: Callable[[], DemuxSource]) -> None:
         self.name, self.factory = name, factory
@@ -83,12 +85,8 @@ class MainStream:
         backoff = Backoff(limit=RETRY_LIMIT)
         while not self.stopping.is_set():
             source = self.open(backoff)
-            if source is None:
-                continue
-            try:
+            if source is not None:
                 self.read_all(source)
-            finally:
-                source.close()
 
     def open(self, backoff: Backoff) -> DemuxSource | None:
         if not backoff.ready():
@@ -119,6 +117,8 @@ class MainStream:
                 continue
             except SourceError as exc:
                 logger.warning("%s: main stream: %s", self.name, exc)
-                self.put(Closed(str(exc)))
+                # The capture loop may still be using it (its stream is the recorder's
+                # template): it closes it when it takes this, after what came before.
+                self.put(Closed(str(exc), source))
                 return
             self.put(Read(frame))

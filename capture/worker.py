@@ -22,8 +22,10 @@ from cameras.models import Camera
 from cameras.motion.detector import MotionDetector
 from cameras.sources import CorruptFrame, EndOfStream, SourceError, open_source
 from cameras.sources.base import Frame, Source
+from cameras.sources.demux import DemuxSource
 from capture.backoff import Backoff
 from capture.bus import Bus
+from capture.mainstream import Closed, MainStream, Opened
 from events.recorder import EventRecorder
 from events.retention import room_for_video
 from recordings.recorder import VideoRecorder
@@ -55,6 +57,14 @@ class FrameRate:
             return None
         span = self.times[-1] - self.times[0]
         return (len(self.times) - 1) / span if span > max(over, 0.0) else None
+
+
+def live_mime(source: Source | None) -> str:
+    """The MIME type of a source's live MP4: "" for none, or one that sends pictures."""
+    stream = getattr(source, "stream", None)
+    if stream is None or getattr(source, "mjpeg", None) is not None:
+        return ""
+    return mime_of(stream)
 
 
 class CaptureWorker:
@@ -90,11 +100,17 @@ class CaptureWorker:
         self.connected_at = 0.0  # frames missing before this are an outage, not drops
         self.corrupt_in_a_row = 0
         self.muxers: dict[str, LiveMuxer] = {}  # live MP4 by stream name, while watched
+        # A camera with a sub-stream: it is `source` (detection, snapshots, tiles), and the main
+        # stream is read on a thread of its own for the recorder and the full-size live view.
+        self.main = MainStream(camera.slug, self.open_main) if camera.detect_source else None
+        self.main_source: DemuxSource | None = None  # the main stream, while it is connected
 
     def run(self) -> None:
         self.bus.start()
         self.recorder.recover()
         recover_recordings(self.camera)
+        if self.main is not None:
+            self.main.start()
         try:
             while not self.stopping:
                 self.step()
@@ -108,6 +124,8 @@ class CaptureWorker:
         self.stopping = True
 
     def step(self) -> None:
+        if self.main is not None:
+            self.take_main()
         if self.source is None:
             self.connect()
             return
@@ -127,7 +145,9 @@ class CaptureWorker:
             time.sleep(min(0.25, self.backoff.remaining()))
             return
         try:
-            source = self.source_factory(self.camera.source, password=self.camera.password)
+            source = self.source_factory(
+                self.camera.detect_source or self.camera.source, password=self.camera.password
+            )
         except SourceError as exc:  # a bad source string: only an edit of the camera helps
             logger.error("%s: %s", self.camera.slug, exc)
             self.backoff.failed()
@@ -141,24 +161,62 @@ class CaptureWorker:
             self.set_status(Camera.Status.OFFLINE, str(exc))
             return
         self.source = source
-        if self.video is not None:
+        if self.video is not None and self.main is None:
             self.video.attach(source)
-        self.describe_streams(source)
+        if self.main is not None:
+            self.main.decoding.clear()  # detection is back on the sub-stream
+        self.describe_streams()
         self.connected_at = time.time()
         self.backoff.reset()
         logger.info("%s: connected to %s", self.camera.slug, source.describe())
         self.set_status(Camera.Status.ONLINE)
 
-    def describe_streams(self, source: Source) -> None:
-        """What the camera sends, for the pages: the MIME type of its live MP4, if it has one."""
+    def open_main(self) -> DemuxSource:
+        """The main stream of a camera with a sub-stream (called on the main stream's thread)."""
+        return self.source_factory(self.camera.source, password=self.camera.password)
+
+    def take_main(self) -> None:
+        """What the main stream's thread read: its packets to the recorder and the live MP4;
+        its pictures to detection while the sub-stream is gone."""
+        for item in self.main.taken(wait=0.0 if self.source is not None else 0.05):
+            if isinstance(item, Opened):
+                self.main_source = item.source
+                if self.video is not None:
+                    self.video.attach(item.source)
+                self.describe_streams()
+            elif isinstance(item, Closed):
+                if self.main_source is not None and self.video is not None:
+                    self.video.detach(f"main stream offline: {item.reason}")
+                if item.source is not None:
+                    item.source.close()
+                self.main_source = None
+                self.describe_streams()
+            else:
+                self.take_main_frame(item.frame)
+
+    def take_main_frame(self, frame: Frame) -> None:
+        if self.video is not None:
+            self.video.feed(frame)
+        self.publish_fragments(frame, ("main",), self.main_source)
+        if self.source is None and frame.grey is not None:  # falling back: detect on it
+            try:
+                self.process(frame)
+            except SourceError as exc:
+                logger.debug("%s: main stream frame: %s", self.camera.slug, exc)
+
+    def describe_streams(self) -> None:
+        """What the camera sends, for the pages: the MIME type of each stream's live MP4 (a
+        camera without a sub-stream has only "main")."""
         for muxer in self.muxers.values():
             muxer.close()
         self.muxers.clear()
-        stream = getattr(source, "stream", None)
-        mime = (
-            mime_of(stream) if stream is not None and getattr(source, "mjpeg", None) is None else ""
-        )
-        self.camera.streams = {"main": mime} if mime else {}
+        main = self.main_source if self.main is not None else self.source
+        sub = self.source if self.main is not None else None
+        self.camera.streams = {
+            name: mime
+            for name, mime in (("main", live_mime(main)), ("sub", live_mime(sub)))
+            if mime
+        }
         try:
             Camera.objects.filter(pk=self.camera.pk).update(streams=self.camera.streams)
         except DatabaseError as exc:
@@ -189,11 +247,18 @@ class CaptureWorker:
         self.source.close()
         self.source = None
         self.camera.reconnects += 1
-        self.set_status(Camera.Status.OFFLINE, reason)
+        if self.main is not None and self.main_source is not None:
+            self.main.decoding.set()  # detection goes on, on the main stream's pictures
+            self.describe_streams()
+            self.set_status(
+                Camera.Status.ONLINE, f"sub-stream offline ({reason}): detecting on the main stream"
+            )
+        else:
+            self.set_status(Camera.Status.OFFLINE, reason)
 
     def process(self, frame: Frame) -> None:
         """Detect on some frames, publish to viewers if any: most frames are never decoded."""
-        if self.video is not None:
+        if self.video is not None and self.main is None:
             self.video.feed(frame)  # before detection, so that an event's clip has this frame
         self.count_gap(frame.captured_at)
         self.rate.tick(frame.captured_at)
@@ -202,7 +267,9 @@ class CaptureWorker:
             self.next_detection = frame.captured_at + self.detector.settings.interval
             self.detect(frame)
         self.publish_frame(frame)
-        self.publish_fragments(frame)
+        if self.source is not None:  # not a main-stream frame detected on while falling back
+            names = ("sub",) if self.main is not None else ("main", "sub")
+            self.publish_fragments(frame, names, self.source)
 
     def count_gap(self, captured_at: float) -> None:
         """Frames missing from a hole in the stream, at the rate measured so far. Network
@@ -222,17 +289,18 @@ class CaptureWorker:
             logger.error("%s: cannot record motion: %s", self.camera.slug, exc)
             close_old_connections()
 
-    def publish_fragments(self, frame: Frame) -> None:
-        """The camera's own H.264 to the viewers of its fragmented MP4, muxed once for all."""
+    def publish_fragments(self, frame: Frame, names: tuple[str, ...], source: Source) -> None:
+        """The camera's own H.264 to the viewers of its fragmented MP4, muxed once for all; a
+        stream nobody watches any more lets its muxer go."""
         watched = self.bus.watched_streams()
         for name in set(self.muxers) - set(watched):
             self.muxers.pop(name).close()
-        if not watched or not frame.packets or not self.camera.streams.get("main"):
+        if not frame.packets or not live_mime(source):
             return
-        for name in watched:
+        for name in set(names) & set(watched):
             muxer = self.muxers.get(name)
             if muxer is None:
-                muxer = self.muxers[name] = LiveMuxer(self.source.stream)
+                muxer = self.muxers[name] = LiveMuxer(source.stream)
             for packet in frame.packets:
                 for fragment in muxer.add(packet):
                     self.publish_fragment(name, muxer, fragment, frame.captured_at)
@@ -305,7 +373,11 @@ class CaptureWorker:
 
     def shutdown(self) -> None:
         """Close the open event and the source; the camera shows as offline."""
+        if self.main is not None:
+            self.main.stop()
         self.recorder.close()
+        if self.main_source is not None:
+            self.main_source.close()
         if self.video is not None:
             self.video.close()
         if self.source is not None:

@@ -22,6 +22,7 @@ from cameras.motion.detector import Detection
 from cameras.motion.segments import MotionSegmenter
 from cameras.sources.base import Frame
 from events.models import MotionEvent, Publish
+from recordings.models import Recording
 from recordings.recorder import VideoRecorder
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class EventRecorder:
         pictures = self.pictures(peak)  # encoded before the transaction: it stays short
         # The video opens first (from the pre-roll), so that the row and its alert name it; a
         # camera with no keyframe at hand gets its clip at the next one (attach_clip).
-        clip = self.video.event_started(at, self.attach_clip) if self.video else None
+        clip = self.open_clip(at)
         try:
             # The row, its first snapshot and its alert commit together: the outbox's message
             # then carries the snapshot, and no crash leaves an event that was never alerted.
@@ -95,6 +96,17 @@ class EventRecorder:
             raise
         logger.info("%s: motion event %s started", self.camera.slug, self.event.pk)
         self.event.announce("motion.start", self.publish)
+
+    def open_clip(self, at: float) -> Recording | None:
+        """The video of an event beginning at `at`, if the recorder has one now. A fault in the
+        recorder costs the event its video, never the event."""
+        if self.video is None:
+            return None
+        try:
+            return self.video.event_started(at, self.attach_clip)
+        except Exception:
+            logger.exception("%s: cannot start the event's video", self.camera.slug)
+            return None
 
     def attach_clip(self, recording: object) -> None:
         """The clip of the event going on, opened after it began (at the next keyframe)."""

@@ -63,9 +63,17 @@ class VideoRecorder:
         """The camera was (re)opened: what it sends decides how it is recorded."""
         self.close_file()
         self.source = source
+        if self.state.startswith("recording stopped: main stream"):
+            self.set_state("")  # it is back
         self.copy = getattr(source, "codec", "") in COPIED
         if self.preroll is not None:
             self.preroll.clear()
+
+    def detach(self, why: str) -> None:
+        """The camera (its main stream) went away: nothing to record until it is back."""
+        self.close_file()
+        self.source = None
+        self.set_state(f"recording stopped: {why}")
 
     # What the capture worker calls.
 
@@ -99,7 +107,11 @@ class VideoRecorder:
         self.stop_at = None
         if self.recording is None:
             self.wanted = True
-            if self.preroll is not None and time.time() >= self.paused_until:
+            if (
+                self.source is not None
+                and self.preroll is not None
+                and time.time() >= self.paused_until
+            ):
                 items = self.preroll.since(at - self.camera.pre_roll)
                 if items:
                     self.start_file(items, None)

@@ -77,3 +77,48 @@ def mpegts_camera(long_motion_video: Path) -> Iterator[str]:
     yield url
     process.kill()
     process.wait()
+
+
+@pytest.fixture(scope="session")
+def long_motion_video_640(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same scene and crossings as long_motion_video, at 640x480: a camera's main stream."""
+    return write_video(tmp_path_factory.mktemp("videos") / "long-motion-640.mp4", 64,
+                       moving=(2, 4), size=(640, 480), crossings_every=8)  # fmt: skip
+
+
+class Served:
+    """A camera stream served on 127.0.0.1 that a test may stop, as a camera that dies."""
+
+    def __init__(self, url: str, process: subprocess.Popen) -> None:
+        self.url, self.process = url, process
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def main_and_sub(long_motion_video_640: Path, long_motion_video: Path) -> Iterator[tuple]:
+    """One scene as two H.264 streams: the main one (640x480) over RTSP from GStreamer, the
+    sub-stream (320x240) over HTTP MPEG-TS from ffmpeg."""
+    needs_ffmpeg()
+    if missing := rtsp_server.packages_missing_here():
+        pytest.skip(f"needs Debian packages for the RTSP camera: apt install {missing}")
+    port = free_port()
+    rtsp = subprocess.Popen(
+        rtsp_server.command(long_motion_video_640, port), stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert rtsp.stdout.readline().strip() == b"ready"
+    sub_url = f"http://127.0.0.1:{free_port()}/sub.ts"
+    ts = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-i", str(long_motion_video), "-an", "-c:v",
+         "copy", "-f", "mpegts", "-listen", "1", sub_url],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.5)
+    main, sub = Served(f"rtsp://127.0.0.1:{port}/cam", rtsp), Served(sub_url, ts)
+    yield main, sub
+    for served in (main, sub):
+        if served.process.poll() is None:
+            served.stop()

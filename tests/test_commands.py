@@ -162,3 +162,16 @@ def test_capture_of_an_unknown_camera_says_how_to_add_one(db: None) -> None:
     with pytest.raises(CommandError, match="addcamera") as error:
         run("capture", "no-such-camera")
     assert "no-such-camera" in str(error.value)
+
+
+def test_addcamera_takes_a_sub_stream_and_its_password_goes_with_the_cameras(db: None) -> None:
+    out = StringIO()
+    call_command(
+        "addcamera", "gate", "rtsp://admin:s3cret@192.0.2.4/main",
+        "--detect-source", "rtsp://admin:s3cret@192.0.2.4/sub", stdout=out,
+    )  # fmt: skip
+    camera = Camera.objects.get(slug="gate")
+    assert camera.detect_source == "rtsp://admin@192.0.2.4/sub"
+    assert camera.password == "s3cret" and "s3cret" not in out.getvalue()
+    with pytest.raises(CommandError, match="FFmpeg protocol"):
+        call_command("addcamera", "gate", "rtsp://192.0.2.4/main", "--detect-source", "pipe:0")

@@ -88,7 +88,10 @@ class Replay(io.RawIOBase):
             count = min(len(buffer), len(self.head))
             buffer[:count], self.head = self.head[:count], self.head[count:]
             return count
-        return self.response.readinto(buffer)
+        try:
+            return self.response.readinto(buffer)
+        except HTTPException as exc:  # the camera cut the stream mid-chunk: it is gone
+            raise ConnectionError(f"the stream broke off: {type(exc).__name__}") from None
 
     def close(self) -> None:
         self.response.close()

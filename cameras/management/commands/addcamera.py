@@ -16,6 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="display name (default: from the slug)")
         parser.add_argument("--disabled", action="store_true", help="register without capturing")
         parser.add_argument(
+            "--detect-source",
+            metavar="URL",
+            default=None,
+            help="the camera's sub-stream, to detect on (empty: none)",
+        )
+        parser.add_argument(
             "--record", choices=Camera.Record.values, help="off, events (default) or continuous"
         )
         parser.add_argument(
@@ -30,6 +36,8 @@ class Command(BaseCommand):
         camera.source = source
         camera.name = options["name"] or camera.name or slug.replace("-", " ").capitalize()
         camera.enabled = not options["disabled"]
+        if options["detect_source"] is not None:
+            camera.detect_source = options["detect_source"]
         if options["record"]:
             camera.record = options["record"]
         try:
