@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -96,8 +97,9 @@ class RecordingBench(Bench):
         return consumer
 
     def motion_movies(self, stream: Stream, url: str) -> Consumer:
-        target = self.tmp / "motion-movies"
-        target.mkdir(exist_ok=True)
+        target = self.tmp / "motion-movies"  # this round's movies only
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
         argv = motion_argv(stream, url, target)
         config = target / "motion.conf"
         config.write_text(config.read_text().replace(
@@ -105,7 +107,7 @@ class RecordingBench(Bench):
         consumer = self.spawn("motion-rec", argv)
 
         def saw() -> str:
-            movies = [f for f in target.rglob("*.mp4")]
+            movies = list(target.rglob("*.mp4"))
             megabytes = sum(f.stat().st_size for f in movies) / 1e6
             return f"{len(movies)} movie(s) {megabytes:.1f} MB"
 
