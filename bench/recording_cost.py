@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.capture_cost import WARMUP, Bench, Consumer, Run, cell
+from bench.capture_cost import WARMUP, Bench, Consumer, Run, cell, check_tools
 from bench.capture_streams import STREAMS, Stream, make_video, motion_argv
 from bench.proc import load_average
 from bench.recording_streams import still_scene
@@ -230,6 +230,7 @@ def main() -> None:
     names = [s.name for s in STREAMS if any(o in s.name for o in args.only)] if args.only \
         else DEFAULT_STREAMS  # fmt: skip
     streams = [s for s in STREAMS if s.name in names]
+    check_tools(["motion"] if {"motion", "motion-rec"} & set(args.consumers) else [], streams)
     source = args.video.resolve()
     length = args.seconds + WARMUP + 40
     scenes = {"motion": source, "still": still_scene(source)}
