@@ -13,7 +13,6 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -112,8 +111,9 @@ def clip_file(event: MotionEvent) -> Path | None:
         return Path(settings.MEDIA_ROOT) / event.clip.file.name
     camera = event.camera
     start = event.started_at - dt.timedelta(seconds=camera.pre_roll)
-    end = (event.ended_at or timezone.now()) + dt.timedelta(seconds=camera.post_roll)
-    return export_span(camera, start, end)
+    if event.ended_at is None:  # still going on: what is recorded so far
+        return export_span(camera, start, None)
+    return export_span(camera, start, event.ended_at + dt.timedelta(seconds=camera.post_roll))
 
 
 @require_GET

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import av
 
-from cameras.jpeg import decode_jpeg
 from cameras.sources import CorruptFrame
 from recordings.mp4 import CopyWriter, EncodeWriter, Part, Writer, remux
 
@@ -51,13 +50,14 @@ class DiskWriter:
     def open(self, recording: int, path: Path, make: Callable[[Path], Writer]) -> None:
         self.commands.put(("open", recording, (path, make)))
 
-    def write(self, recording: int, payload: tuple, size: int) -> bool:
-        """Queue a write; False (nothing queued) while the disk is this far behind."""
+    def write(self, recording: int, payloads: list[tuple], size: int) -> bool:
+        """Queue writes (several frames at once: one wake-up of the thread for them all); False
+        (nothing queued) while the disk is this far behind."""
         with self.lock:
             if self.queued + size > MAX_QUEUED:
                 return False
             self.queued += size
-        self.commands.put(("write", recording, (payload, size)))
+        self.commands.put(("write", recording, (payloads, size)))
         return True
 
     def close(self, recording: int, indexed: bool) -> None:
@@ -91,22 +91,27 @@ class DiskWriter:
             self.fail(recording, words(exc) if isinstance(exc, OSError) else str(exc))
 
     def do_write(self, recording: int, argument: tuple) -> None:
-        payload, size = argument
+        payloads, size = argument
         with self.lock:
             self.queued -= size
-        writer = self.writers.get(recording)
-        if writer is None:
-            return  # failed earlier: the rest of this recording is not written
-        try:
-            if isinstance(writer, CopyWriter):
-                writer.write(*payload)
-            else:
-                image, at = payload
-                writer.write(decode_jpeg(image) if isinstance(image, bytes) else image, at)
-        except CorruptFrame:
-            pass  # a damaged JPEG: one frame fewer
-        except OSError as exc:
-            self.fail(recording, words(exc))
+        for payload in payloads:
+            writer = self.writers.get(recording)
+            if writer is None:
+                return  # failed earlier: the rest of this recording is not written
+            try:
+                self.write_one(writer, payload)
+            except (CorruptFrame, av.InvalidDataError):
+                pass  # a damaged JPEG: one frame fewer
+            except OSError as exc:
+                self.fail(recording, words(exc))
+
+    def write_one(self, writer: Writer, payload: tuple) -> None:
+        if isinstance(writer, CopyWriter):
+            writer.write(*payload)
+        elif isinstance(payload[0], bytes):
+            writer.write_jpeg(*payload)
+        else:
+            writer.write(*payload)
 
     def do_close(self, recording: int, indexed: bool) -> None:
         if recording in self.writers:

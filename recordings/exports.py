@@ -24,29 +24,31 @@ def parts_of(camera: Camera, start: dt.datetime, end: dt.datetime) -> list[Recor
     )
 
 
-def export_span(camera: Camera, start: dt.datetime, end: dt.datetime) -> Path | None:
-    """An MP4 of the camera's video from start to end (at most LONGEST), or None if nothing of
-    it was recorded."""
-    end = min(end, start + LONGEST)
-    recordings = parts_of(camera, start, end)
+def export_span(camera: Camera, start: dt.datetime, end: dt.datetime | None) -> Path | None:
+    """An MP4 of the camera's video from start to end (at most LONGEST; None: to what is
+    recorded so far), or None if nothing of it was recorded. Made again only when a file it is
+    made of has grown since: a clip still being recorded is re-exported in place, not piled up."""
+    until = min(end, start + LONGEST) if end else start + LONGEST
+    recordings = parts_of(camera, start, until)
     if not recordings:
         return None
     root = Path(settings.MEDIA_ROOT)
     paths = [root / r.file.name for r in recordings]
-    # What it is made of, down to the size of a file still growing: the same span exported
-    # again after more was recorded is a new file.
-    made_of = [(r.pk, r.ended_at, p.stat().st_size if p.exists() else 0) for r, p in zip(
-        recordings, paths, strict=True)]  # fmt: skip
-    key = hashlib.sha256(repr((camera.pk, start, end, made_of)).encode()).hexdigest()[:32]
-    out = root / EXPORTS / f"{key}.mp4"
-    if out.exists():
+    made_of = (camera.pk, start, end, [r.pk for r in recordings])
+    out = root / EXPORTS / f"{hashlib.sha256(repr(made_of).encode()).hexdigest()[:32]}.mp4"
+    if out.exists() and out.stat().st_mtime >= newest_change(paths):
         return out
     from recordings.mp4 import Part, remux  # PyAV: loaded by the web process only to export
 
     parts = [Part(p, r.started_at.timestamp()) for r, p in zip(recordings, paths, strict=True)]
-    # A file of its own while being made: two requests for one span must not write one file.
-    made = out.with_name(f"{key}-{secrets.token_hex(4)}.mp4")
-    if not remux(parts, made, start.timestamp(), end.timestamp()):
+    # A file of its own while being made (two requests for one span must not write one file),
+    # named as exports are, so that retention sweeps one left by a crash.
+    made = out.with_name(f"{secrets.token_hex(16)}.mp4")
+    if not remux(parts, made, start.timestamp(), until.timestamp()):
         return None
     made.replace(out)
     return out
+
+
+def newest_change(paths: list[Path]) -> float:
+    return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)

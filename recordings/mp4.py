@@ -91,11 +91,23 @@ class EncodeWriter(Writer):
         self.stream.time_base = self.stream.codec_context.time_base = ENCODED_TIME_BASE
         self.start: float | None = None
         self.last_pts = -1
+        self.jpegs: av.CodecContext | None = None  # FFmpeg's JPEG decoder, for MJPEG cameras
 
     def write(self, image: np.ndarray, at: float) -> None:
+        """A picture as BGR (the demo's, a USB camera's)."""
+        self.encode(av.VideoFrame.from_ndarray(image[: self.height, : self.width], "bgr24"), at)
+
+    def write_jpeg(self, jpeg: bytes, at: float) -> None:
+        """A camera's own JPEG, decoded by FFmpeg straight to the YUV x264 takes: 27 % less CPU
+        per frame than through a BGR picture (bench/encode_path.py)."""
+        if self.jpegs is None:
+            self.jpegs = av.CodecContext.create("mjpeg", "r")
+        for frame in self.jpegs.decode(av.Packet(jpeg)):
+            self.encode(frame, at)
+
+    def encode(self, frame: av.VideoFrame, at: float) -> None:
         if self.start is None:
             self.start = at
-        frame = av.VideoFrame.from_ndarray(image[: self.height, : self.width], format="bgr24")
         frame.pts = max(round((at - self.start) / ENCODED_TIME_BASE), self.last_pts + 1)
         frame.time_base, self.last_pts = ENCODED_TIME_BASE, frame.pts
         self.container.mux(self.stream.encode(frame))

@@ -23,12 +23,13 @@ from cameras.models import Camera
 from cameras.sources.base import Frame, Source
 from recordings.disk import DiskWriter, copy_writer, encode_writer
 from recordings.models import Recording, recording_name
-from recordings.preroll import Item, PreRoll
+from recordings.preroll import MAX_BYTES, Item, PreRoll
 
 logger = logging.getLogger(__name__)
 
 COPIED = {"h264", "hevc"}  # written as they come; any other codec is encoded to H.264
 SEGMENT_SECONDS = 60.0  # continuous recording: a new file at the first keyframe after this
+FLUSH_EVERY = 0.5  # seconds of frames handed to the disk thread at once
 RETRY_AFTER = 10.0  # seconds before a recorder that stopped (a full disk) tries again
 MakeRoom = Callable[[], bool]  # frees old video; False if the disk is still too full
 Opened = Callable[[Recording], None]
@@ -45,7 +46,9 @@ class VideoRecorder:
         # An event is dated from when its motion began, which it is known to be only once the
         # motion has lasted start_after (and one detection more): the pre-roll reaches back so far.
         held = camera.pre_roll + camera.start_after + 1.0
-        self.preroll = PreRoll(held) if self.mode == Camera.Record.EVENTS else None
+        # At most 16 MB, or what `held` seconds of a 4.8 Mbit/s camera need if more.
+        cap = max(MAX_BYTES, int(held * 600_000))
+        self.preroll = PreRoll(held, cap) if self.mode == Camera.Record.EVENTS else None
         self.disk = DiskWriter(camera.slug)
         self.source: Source | None = None
         self.copy = False  # the camera's packets are written as they are
@@ -58,6 +61,8 @@ class VideoRecorder:
         self.waiting: list[Opened] = []  # events told of their clip once it opens
         self.paused_until = 0.0
         self.state = ""  # for the camera's health
+        self.pending: list[tuple] = []  # frames for the disk thread, not handed over yet
+        self.pending_size, self.pending_since = 0, 0.0
 
     def attach(self, source: Source) -> None:
         """The camera was (re)opened: what it sends decides how it is recorded."""
@@ -183,6 +188,8 @@ class VideoRecorder:
         self.write(items, frame)
 
     def write(self, items: list[Item], frame: Frame | None) -> None:
+        """Hand frames to the disk thread, a few at a time: one wake-up of it per
+        FLUSH_EVERY seconds rather than per frame (what a fragment holds anyway)."""
         for item in items:
             if self.copy:
                 payload = (item.data,)
@@ -190,13 +197,26 @@ class VideoRecorder:
                 payload = (frame.image, item.at)  # a live picture: no JPEG round trip
             else:
                 payload = (item.data, item.at)
-            if not self.disk.write(self.recording.pk, payload, item.size):
-                self.set_state("recording, but the disk is too slow: frames lost")
+            self.pending.append(payload)
+            self.pending_size += item.size
             self.last_at = item.at
+        if self.pending and self.last_at - self.pending_since >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        recording = self.recording
+        if (
+            self.pending
+            and recording
+            and not self.disk.write(recording.pk, self.pending, self.pending_size)
+        ):
+            self.set_state("recording, but the disk is too slow: frames lost")
+        self.pending, self.pending_size, self.pending_since = [], 0, self.last_at
 
     def close_file(self) -> None:
         if self.recording is None:
             return
+        self.flush()
         self.disk.close(self.recording.pk, indexed=self.recording.kind == Recording.Kind.CLIP)
         self.closing[self.recording.pk] = (self.recording, self.last_at)
         self.recording = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -185,7 +186,7 @@ def test_a_camera_whose_keyframes_are_rare_records_from_the_next_one(
 ) -> None:
     # Less memory than one keyframe: the pre-roll cannot hold a group, as with a camera that
     # sends no keyframe for longer than its memory lasts.
-    monkeypatch.setattr(recorder_module, "PreRoll", lambda seconds: PreRoll(seconds, 4_000))
+    monkeypatch.setattr(recorder_module, "PreRoll", lambda seconds, cap: PreRoll(seconds, 4_000))
     video = tmp_path / "rare.mp4"
     times = [i / 15 for i in range(30 * 15)]
     from tests.videos import write_vfr_video
@@ -483,3 +484,19 @@ def test_a_click_on_the_timeline_plays_from_that_moment(
     page.wait_for_function("v => v.currentTime > 0.3", arg=player.element_handle(), timeout=10_000)
     assert "start=" in player.get_attribute("src")
     page.close()
+
+
+def test_a_span_asked_for_again_is_made_again_only_when_its_video_grew_and_in_place(
+    yard: Camera,
+) -> None:
+    run_worker(yard)
+    clip = MotionEvent.objects.get().clip
+    first = export_span(yard, clip.started_at, None)  # "what is recorded so far"
+    made, exports = first.stat().st_mtime_ns, set(first.parent.iterdir())
+    assert export_span(yard, clip.started_at, None) == first
+    assert first.stat().st_mtime_ns == made  # not made again
+    grown = time.time() + 5
+    os.utime(media(clip), (grown, grown))  # the clip grew since (a recording going on)
+    assert export_span(yard, clip.started_at, None) == first
+    assert first.stat().st_mtime_ns != made
+    assert set(first.parent.iterdir()) == exports  # the same file, made again, none beside it
