@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,6 +134,19 @@ INSTALLED_APPS = [
     "api",
 ]
 
+# A process that serves no HTTP (the supervisor, a capture worker, the notifier: set to "back" by
+# manage.py and the supervisor) needs the models, not Daphne and Twisted, the admin, the API or
+# the pages: leaving them out saves every such process some 35 MB (bench/process_memory.py).
+PROCESS = env("SURVEILLANCE_PROCESS", "web")
+if PROCESS not in ("web", "back"):
+    raise ImproperlyConfigured(f"SURVEILLANCE_PROCESS must be web or back, not {PROCESS!r}")
+WEB_ONLY_APPS = [
+    "daphne", "django.contrib.admin", "django.contrib.messages", "django.contrib.staticfiles",
+    "ninja", "axes", "dashboard", "api",
+]  # fmt: skip
+if PROCESS == "back":
+    INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in WEB_ONLY_APPS]
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,6 +160,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the page below
 ]
 
+if PROCESS == "back":
+    MIDDLEWARE = []  # no requests (the system checks would import django-axes' for nothing)
 ROOT_URLCONF = "surveillance.urls"
 ASGI_APPLICATION = "surveillance.asgi.application"
 

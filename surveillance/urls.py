@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.apps import apps
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from api.api import api
-from api.api import home as api_home
 from dashboard import views as dashboard_views
 from notifications import views as notification_views
 from recordings import views as recording_views
@@ -18,7 +16,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
-    path("admin/", admin.site.urls),
     path("cameras/<slug:slug>/", dashboard_views.camera, name="camera-detail"),
     path("cameras/<slug:slug>/clip.mp4", recording_views.span, name="camera-clip"),
     path("cameras/", include("cameras.urls")),
@@ -28,6 +25,16 @@ urlpatterns = [
     # at the root: a service worker's scope is the folder it is served from
     path("sw.js", notification_views.service_worker, name="service-worker"),
     path("manifest.webmanifest", notification_views.manifest, name="manifest"),
-    path("api/", api_home, name="api-home"),
-    path("api/", api.urls),
 ]
+
+# The admin and the API exist in the web process only: a back-office process (a capture worker)
+# reverses the names above for its messages, and loads neither (settings.PROCESS).
+if apps.is_installed("django.contrib.admin"):
+    from django.contrib import admin
+
+    urlpatterns.append(path("admin/", admin.site.urls))
+if apps.is_installed("api"):
+    from api.api import api
+    from api.api import home as api_home
+
+    urlpatterns += [path("api/", api_home, name="api-home"), path("api/", api.urls)]
