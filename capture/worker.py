@@ -23,6 +23,7 @@ from cameras.motion.detector import MotionDetector
 from cameras.sources import CorruptFrame, EndOfStream, SourceError, open_source
 from cameras.sources.base import Frame, Source
 from cameras.sources.demux import DemuxSource
+from capture import memory
 from capture.backoff import Backoff
 from capture.bus import Bus
 from capture.mainstream import Closed, MainStream, Opened
@@ -350,6 +351,7 @@ class CaptureWorker:
         if now >= self.next_save:
             self.next_save = now + self.save_status_every
             self.save_health()
+            memory.give_back()  # what a clip's encoder or a viewer's JPEGs left free
         self.bus.publish(self.camera.group_name, self.camera.status_message())
 
     def save_health(self) -> None:

@@ -105,7 +105,7 @@ def spawn(argv: list[str], env: dict[str, str], log: Path | None = None, *,
     in order) that Linux ends when the caller dies. Only from the main thread: the kernel ties
     that to the thread that started the child, not to the process."""
     if detached:
-        from capture.supervisor import die_with_parent
+        from capture.forkserver import die_with_parent
 
         popen.update(start_new_session=True, preexec_fn=die_with_parent)
     popen.setdefault("stdin", subprocess.DEVNULL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 
@@ -11,6 +12,19 @@ import numpy as np
 from cameras.sources.base import Frame, Source
 
 WIDTH, HEIGHT = 640, 480
+
+
+@functools.cache
+def sensor_noise() -> tuple[np.ndarray, ...]:
+    """Four frames of faint noise, the same for every demo camera: made once (by the capture
+    workers' fork server, capture/preload.py), read-only, shared by all."""
+    frames = []
+    for seed in range(4):
+        noise = np.random.default_rng(seed).normal(0, 2.0, (HEIGHT, WIDTH, 3))
+        frame = np.clip(noise, 0, 255).astype(np.uint8)
+        frame.flags.writeable = False
+        frames.append(frame)
+    return tuple(frames)
 
 
 class DemoSource(Source):
@@ -24,7 +38,7 @@ class DemoSource(Source):
         self.realtime = realtime
         self.random = random.Random(target)
         self.background = self.draw_background(target)
-        self.noise = [self.random_noise(seed) for seed in range(4)]
+        self.noise = sensor_noise()
         # Each demo camera's first crossing comes at its own time, within 15 s of opening.
         self.first_after = self.random.uniform(5, 15) if first_after is None else first_after
         self.started = self.next_at = self.crossing_at = 0.0
@@ -65,10 +79,6 @@ class DemoSource(Source):
         cv2.putText(image, f"demo: {name}", (12, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                     (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip
         return image
-
-    def random_noise(self, seed: int) -> np.ndarray:
-        noise = np.random.default_rng(seed).normal(0, 2.0, (HEIGHT, WIDTH, 3))
-        return np.clip(noise, 0, 255).astype(np.uint8)
 
     def draw_walker(self, image: np.ndarray, progress: float) -> None:
         x = int(-60 + progress * (WIDTH + 120))
