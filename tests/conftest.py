@@ -248,6 +248,30 @@ def logged_in_page(browser: Browser, base_url: str, username: str, **options: ob
     return page
 
 
+# A dashboard tile shows the camera's JPEGs in its <img>, or, for a camera the page knows sends
+# H.264, the camera's own video in its <video> (static/js/dashboard.js): whichever is not hidden.
+SHOWN_TILE_PICTURE = """(tile) => {
+  const shown = tile.querySelector(".live:not([hidden])");
+  if (!shown) return false;
+  return shown.tagName === "VIDEO" ? shown.readyState >= 2 : shown.naturalWidth > 0;
+}"""
+
+
+def wait_for_tile_picture(page: Page, slug: str, timeout: float = 20_000) -> None:
+    """Until the camera's dashboard tile shows a decoded picture, as JPEG or as video."""
+    tile = page.locator(f".tile[data-camera='{slug}']")
+    page.wait_for_function(SHOWN_TILE_PICTURE, arg=tile.element_handle(), timeout=timeout)
+
+
+def tile_frame_times(page: Page) -> list[float]:
+    """The capture time of the frame each dashboard tile shows (0 before its first)."""
+    return page.eval_on_selector_all(
+        ".tile[data-camera]",
+        "tiles => tiles.map(t => Number(t.querySelector('.live:not([hidden])')"
+        "?.dataset.capturedAt || 0))",
+    )
+
+
 def outside_the_browser_loop(query: Callable[[], object]) -> object:
     """Runs ORM code from a test that drives Chromium: Playwright's loop runs in the test's
     thread, where Django refuses sync queries, so the query runs in a thread of its own."""

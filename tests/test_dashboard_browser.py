@@ -9,15 +9,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from cameras.models import Camera
-from tests.conftest import logged_in_page
+from tests.conftest import logged_in_page, tile_frame_times, wait_for_tile_picture
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def live_image_changes(page: Page, slug: str) -> bool:
-    """Two screenshots of the camera's live image a second apart differ."""
-    image = page.locator(f"[data-camera='{slug}'] img.live")
+    """Two screenshots of the camera's live picture (JPEG or video) a second apart differ."""
+    image = page.locator(f".tile[data-camera='{slug}'] .live:not([hidden])")
     first = image.screenshot()
     page.wait_for_timeout(1000)
     return image.screenshot() != first
@@ -35,11 +35,7 @@ def test_dashboard_shows_cameras_live_and_pops_an_alert_without_reload(
     start_worker("garage")
     page = logged_in_page(browser, live_server_url, "owner")
     for slug in ("front-door", "garage"):
-        image = page.locator(f"[data-camera='{slug}'] img.live")
-        expect(image).to_be_visible()
-        page.wait_for_function(
-            "img => img.naturalWidth > 0", arg=image.element_handle(), timeout=20_000
-        )
+        wait_for_tile_picture(page, slug)
     expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
     tile = page.locator("[data-camera='front-door']")
     expect(tile.locator("[data-status]")).to_contain_text("fps", timeout=10_000)
@@ -57,13 +53,6 @@ def test_dashboard_shows_cameras_live_and_pops_an_alert_without_reload(
     assert int(page.locator("#alert-count").inner_text()) >= 1
     assert live_image_changes(page, "front-door")
     page.close()
-
-
-def frame_times(page: Page) -> list[float]:
-    """The capture time of the frame each live tile shows (0 before its first)."""
-    return page.eval_on_selector_all(
-        "[data-camera] img.live", "imgs => imgs.map(i => Number(i.dataset.capturedAt || 0))"
-    )
 
 
 @pytest.fixture
@@ -84,11 +73,11 @@ def test_sixteen_cameras_play_at_once_and_the_page_stays_usable(
     page = logged_in_page(
         browser, live_server_url, "owner", viewport={"width": 1600, "height": 2000}
     )
-    expect(page.locator("[data-camera] img.live")).to_have_count(16)
-    wait_until(lambda: all(frame_times(page)), 120, "a frame in every tile")
-    first = frame_times(page)
+    expect(page.locator(".tile[data-camera]")).to_have_count(16)
+    wait_until(lambda: all(tile_frame_times(page)), 120, "a frame in every tile")
+    first = tile_frame_times(page)
     wait_until(
-        lambda: all(now > then for now, then in zip(frame_times(page), first, strict=True)),
+        lambda: all(now > then for now, then in zip(tile_frame_times(page), first, strict=True)),
         30,
         "a newer frame in every tile",
     )
