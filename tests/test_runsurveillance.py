@@ -6,6 +6,7 @@ keeps one worker per enabled camera, follows changes, and at last is stopped wit
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -75,8 +76,45 @@ def children_of(parent: int, zombies: bool = False) -> dict[int, list[str]]:
     return found
 
 
-def workers_of(parent: int, slug: str) -> list[int]:
-    return [pid for pid, argv in children_of(parent).items() if argv[-2:] == ["capture", slug]]
+def descendants_of(parent: int) -> set[int]:
+    """Every live process below `parent` (workers are children of the fork server, not of it)."""
+    found, todo = set(), [parent]
+    while todo:
+        for child in children_of(todo.pop()):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def zombies_below(parent: int) -> set[int]:
+    """Exited processes anywhere below `parent` that their parent has not reaped."""
+    below = {parent} | descendants_of(parent)
+    return {zombie for pid in below for zombie in children_of(pid, zombies=True)}
+
+
+def table(data_dir: Path) -> dict[str, int]:
+    """The supervisor's own list of its processes (capture/processes.py), {} while it has none."""
+    try:
+        return json.loads((data_dir / "run" / "processes.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def named(running: Running, name: str, supervisor: int | None = None) -> list[int]:
+    """The live process the supervisor lists under `name`, as a list (empty or one pid), checked
+    in /proc to be one of its descendants (a dead or stale pid in the table does not count)."""
+    supervisor = supervisor or running.process.pid
+    pid = table(running.data_dir).get(name)
+    return [pid] if pid in descendants_of(supervisor) else []
+
+
+def workers_of(running: Running, slug: str, supervisor: int | None = None) -> list[int]:
+    return named(running, f"worker {slug}", supervisor)
+
+
+def replacing(running: Running, slug: str, old: int) -> list[int]:
+    """The camera's worker, once it is another process than `old`."""
+    return [pid for pid in workers_of(running, slug) if pid != old]
 
 
 def healthy(url: str) -> bool:
@@ -119,8 +157,7 @@ def test_it_serves_healthz(surveillance: Running) -> None:
 
 def test_it_runs_the_notifier_and_restarts_it_when_it_dies(surveillance: Running) -> None:
     def notifiers() -> list[int]:
-        return [p for p, argv in children_of(surveillance.process.pid).items()
-                if argv[-1:] == ["notifier"]]  # fmt: skip
+        return named(surveillance, "notifier")
 
     (first,) = wait_until(notifiers, 10, "the notifier")
     os.kill(first, signal.SIGKILL)
@@ -149,31 +186,62 @@ def test_retention_on_a_fresh_data_dir_says_there_is_no_media_yet_without_a_trac
 def test_the_finished_retention_run_is_reaped_at_once(surveillance: Running) -> None:
     wait_until(lambda: "Deleted: " in surveillance.log.read_text(), 20, "the retention run")
     pid = surveillance.process.pid
-    wait_until(lambda: not children_of(pid, zombies=True), 3, "no child left unreaped")
+    wait_until(lambda: not zombies_below(pid), 3, "no child left unreaped")
 
 
 def test_it_runs_web_redis_and_one_worker_per_enabled_camera(surveillance: Running) -> None:
     pid = surveillance.process.pid
-    wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+    wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
 
     children = list(children_of(pid).values())
-    assert len(workers_of(pid, "cam-a")) == 1
+    assert len(workers_of(surveillance, "cam-a")) == 1
     assert any(argv[1:3] == ["-m", "surveillance.server"] for argv in children), children
     assert any("redis-server" in argv[0] for argv in children), children
     assert (surveillance.data_dir / "run" / "redis.sock").exists()
 
 
+def test_workers_are_forks_of_the_fork_server_and_processes_shows_what_each_takes(
+    surveillance: Running,
+) -> None:
+    [worker] = wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
+    wait_until(lambda: named(surveillance, "notifier"), 10, "the notifier")
+    server = table(surveillance.data_dir)["fork server"]
+    assert worker in children_of(server) and server in children_of(surveillance.process.pid)
+
+    report = json.loads(manage(surveillance.env, "processes", "--json"))
+
+    expected = {"supervisor", "fork server", "redis", "web", "notifier", "worker cam-a"}
+    assert expected <= set(report), report
+    assert report["worker cam-a"]["pid"] == worker
+    for name, row in report.items():
+        assert 0 < row["uss"] <= row["pss"] <= row["rss"], (name, row)
+    table_text = manage(surveillance.env, "processes")
+    assert "worker cam-a" in table_text and "a camera worker, on average (PSS)" in table_text
+
+
+def loaded_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_opencv_is_loaded_in_the_fork_server_and_its_forks_not_the_supervisor_or_web(
+    surveillance: Running,
+) -> None:
+    [worker] = wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
+    processes = table(surveillance.data_dir)
+
+    assert "/cv2/" in loaded_libraries(worker)
+    assert "/cv2/" in loaded_libraries(processes["fork server"])  # the pages workers share
+    assert "/cv2/" not in loaded_libraries(processes["supervisor"])
+    assert "/cv2/" not in loaded_libraries(processes["web"])
+
+
 def test_killed_worker_is_restarted(surveillance: Running) -> None:
-    pid = surveillance.process.pid
-    [old] = wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+    [old] = wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
 
     os.kill(old, signal.SIGKILL)
 
-    [new] = wait_until(
-        lambda: [p for p in workers_of(pid, "cam-a") if p != old], 5, "a new worker of cam-a"
-    )
-    assert new != old
-    assert old not in workers_of(pid, "cam-a")
+    wait_until(lambda: replacing(surveillance, "cam-a", old), 5, "a new worker of cam-a")
+    assert not os.path.exists(f"/proc/{old}/cmdline")  # reaped, by the fork server
 
 
 def test_a_worker_killed_mid_event_is_back_within_5_s_and_closes_the_event(
@@ -181,7 +249,6 @@ def test_a_worker_killed_mid_event_is_back_within_5_s_and_closes_the_event(
 ) -> None:
     video = write_video(surveillance.data_dir.parent / "moving.mp4", 40, moving=(1, 39))
     manage(surveillance.env, "addcamera", "cam-m", str(video))
-    pid = surveillance.process.pid
 
     def open_events() -> str:
         return manage(
@@ -190,10 +257,10 @@ def test_a_worker_killed_mid_event_is_back_within_5_s_and_closes_the_event(
             "print(MotionEvent.objects.filter(camera__slug='cam-m', ended_at=None).count())",
         ).strip()  # fmt: skip
 
-    [old] = wait_until(lambda: workers_of(pid, "cam-m"), 10, "the worker of cam-m")
+    [old] = wait_until(lambda: workers_of(surveillance, "cam-m"), 10, "the worker of cam-m")
     wait_until(lambda: open_events() == "1", 20, "an event in progress on cam-m")
     os.kill(old, signal.SIGKILL)  # no chance to close its event
-    wait_until(lambda: [p for p in workers_of(pid, "cam-m") if p != old], 5, "cam-m's new worker")
+    wait_until(lambda: replacing(surveillance, "cam-m", old), 5, "cam-m's new worker")
     # The new worker closes the abandoned event first, then opens a new one for the motion.
     wait_until(
         lambda: manage(
@@ -211,38 +278,37 @@ def test_a_worker_killed_mid_event_is_back_within_5_s_and_closes_the_event(
 def test_camera_added_while_running_gets_a_worker(surveillance: Running) -> None:
     manage(surveillance.env, "addcamera", "cam-b", str(surveillance.video))
 
-    pid = surveillance.process.pid
-    wait_until(lambda: workers_of(pid, "cam-b"), 8, "the worker of the added camera")
-    assert len(workers_of(pid, "cam-b")) == 1
+    wait_until(lambda: workers_of(surveillance, "cam-b"), 8, "the worker of the added camera")
+    assert len(workers_of(surveillance, "cam-b")) == 1
 
 
 def test_disabled_camera_loses_its_worker_and_others_keep_theirs(surveillance: Running) -> None:
-    pid = surveillance.process.pid
     manage(surveillance.env, "addcamera", "cam-b", str(surveillance.video))
-    wait_until(lambda: workers_of(pid, "cam-b"), 8, "the worker of cam-b")
-    [cam_a] = wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+    wait_until(lambda: workers_of(surveillance, "cam-b"), 8, "the worker of cam-b")
+    [cam_a] = wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
 
     manage(surveillance.env, "addcamera", "cam-b", str(surveillance.video), "--disabled")
 
-    wait_until(lambda: not workers_of(pid, "cam-b"), 8, "the disabled camera's worker to stop")
-    assert workers_of(pid, "cam-a") == [cam_a]
+    wait_until(
+        lambda: not workers_of(surveillance, "cam-b"), 8, "the disabled camera's worker to stop"
+    )
+    assert workers_of(surveillance, "cam-a") == [cam_a]
 
 
 def test_changed_camera_gets_a_fresh_worker(surveillance: Running) -> None:
-    pid = surveillance.process.pid
-    [old] = wait_until(lambda: workers_of(pid, "cam-a"), 10, "the worker of cam-a")
+    [old] = wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
 
     manage(surveillance.env, "addcamera", "cam-a", str(surveillance.video), "--name", "Cam A2")
 
-    wait_until(lambda: [p for p in workers_of(pid, "cam-a") if p != old], 15, "cam-a's new worker")
-    assert not os.path.exists(f"/proc/{old}/cmdline") or old not in workers_of(pid, "cam-a")
+    wait_until(lambda: replacing(surveillance, "cam-a", old), 15, "cam-a's new worker")
+    assert not os.path.exists(f"/proc/{old}/cmdline")
 
 
 def test_sigterm_stops_every_child_and_removes_the_redis_socket(surveillance: Running) -> None:
     process = surveillance.process
-    wait_until(lambda: workers_of(process.pid, "cam-a"), 10, "the worker of cam-a")
-    children = children_of(process.pid)
-    assert len(children) >= 3  # redis, web, cam-a
+    wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
+    children = descendants_of(process.pid)
+    assert len(children) >= 5  # redis, web, the fork server, the notifier, cam-a
 
     process.send_signal(signal.SIGTERM)
 
@@ -253,6 +319,7 @@ def test_sigterm_stops_every_child_and_removes_the_redis_socket(surveillance: Ru
         "every child to be gone",
     )
     assert not (surveillance.data_dir / "run" / "redis.sock").exists()
+    assert not (surveillance.data_dir / "run" / "processes.json").exists()
 
 
 def test_a_second_start_on_the_same_data_dir_keeps_the_cameras(surveillance: Running) -> None:
@@ -261,8 +328,10 @@ def test_a_second_start_on_the_same_data_dir_keeps_the_cameras(surveillance: Run
     again = start_supervisor(surveillance.env, port, surveillance.log)
     try:
         wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 30, "/healthz after a restart")
-        wait_until(lambda: workers_of(again.pid, "cam-a"), 10, "the worker of cam-a")
-        assert not workers_of(again.pid, "cam-b") and not workers_of(again.pid, "cam-m")
+        wait_until(lambda: workers_of(surveillance, "cam-a", again.pid), 10, "the worker of cam-a")
+        assert not workers_of(surveillance, "cam-b", again.pid) and not workers_of(
+            surveillance, "cam-m", again.pid
+        )
     finally:
         stop_process(again, timeout=20)
 
