@@ -12,7 +12,10 @@ reads the worker's utime+stime from /proc over the window:
 - viewer: what the web process does for one full-size viewer — a `stream.demand` message to the
   worker's channel every second — while this process consumes the frames group.
 
-Prints a markdown table and writes it to bench/out/worker_cpu.md.
+With --forked, each scenario runs four times, in turn: a worker exec'd (`manage.py capture`) and
+one forked from the fork server as runsurveillance starts them (capture/forkserver.py), twice.
+
+Prints a markdown table and writes it to bench/out/worker_cpu.md (worker_cpu_forked.md).
 """
 
 from __future__ import annotations
@@ -125,6 +128,46 @@ class Worker:
         return [line for line in lines if any(m in line for m in markers)]
 
 
+class ForkedProcess:
+    """A worker forked from the fork server, as runsurveillance starts it, with Popen's face."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        from capture import forkserver
+
+        forkserver.start(env)
+        self.child = forkserver.context().Process(
+            target=forkserver.run_command, args=(["capture", SLUG],)
+        )
+        self.child.start()
+        self.pid = self.child.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.child.exitcode
+
+    def poll(self) -> int | None:
+        return None if self.child.is_alive() else self.child.exitcode
+
+
+class ForkedWorker(Worker):
+    """The same command, forked (its log is the fork server's stderr: this terminal)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.process = ForkedProcess(env)
+
+    def stop(self) -> int:
+        self.process.child.terminate()
+        self.process.child.join(10)
+        if self.process.child.is_alive():
+            self.process.child.kill()
+            self.process.child.join()
+        return self.process.returncode
+
+    def problems(self) -> list[str]:
+        return []
+
+
 async def wait_online(worker: Worker, listener: Listener, name: str) -> None:
     started = time.monotonic()
     while not listener.online.is_set():
@@ -160,14 +203,14 @@ async def measure(worker: Worker, redis_pid: int, listener: Listener, name: str,
 
 
 async def scenario(name: str, watch: bool, env: dict[str, str], redis_pid: int, tmp: Path,
-                   seconds: float) -> Result:  # fmt: skip
+                   seconds: float, forked: bool = False) -> Result:  # fmt: skip
     from channels.layers import get_channel_layer
 
     print(f"scenario {name}: starting a worker", flush=True)
     listener = Listener(get_channel_layer(), watch)
     listening = asyncio.create_task(listener.run())
     await asyncio.sleep(0.2)  # in the groups before the worker says it is online
-    worker = Worker(env, tmp / f"worker-{name}.log")
+    worker = (ForkedWorker if forked else Worker)(env, tmp / f"worker-{name}.log")
     try:
         await wait_online(worker, listener, name)
         wall, cpu, redis_cpu = await measure(worker, redis_pid, listener, name, seconds)
@@ -202,10 +245,21 @@ def report(results: list[Result], video: str, seconds: float, loads: list[str]) 
     return "\n".join(lines) + "\n"
 
 
-async def run_all(env: dict[str, str], redis_pid: int, tmp: Path, seconds: float) -> list[Result]:
+async def run_all(env: dict[str, str], redis_pid: int, tmp: Path, seconds: float,
+                  forked: bool) -> list[Result]:  # fmt: skip
     from channels.layers import get_channel_layer
 
     try:
+        if forked:  # exec'd and forked, in turn: what forking from a preloaded server costs
+            results = []
+            for round_ in (1, 2):
+                for watch, what in ((False, "(a) nobody watching"), (True, "(b) one viewer")):
+                    for fork in (False, True):
+                        name = f"{what}, {'forked' if fork else 'exec'}, round {round_}"
+                        results.append(
+                            await scenario(name, watch, env, redis_pid, tmp, seconds, fork)
+                        )
+            return results
         return [
             await scenario("(a) nobody watching", False, env, redis_pid, tmp, seconds),
             await scenario("(b) one viewer, full size", True, env, redis_pid, tmp, seconds),
@@ -218,6 +272,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per run")
     parser.add_argument("--video", type=Path, help="the file to capture (default: generated)")
+    parser.add_argument(
+        "--forked", action="store_true", help="each scenario exec'd and forked, twice"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="worker-cpu-") as name:
         tmp = Path(name)
@@ -229,11 +286,12 @@ def main() -> None:
         try:
             manage(env, "migrate", "--noinput", "--verbosity", "0")
             manage(env, "addcamera", SLUG, str(video))
-            results = asyncio.run(run_all(env, redis.pid, tmp, args.seconds))
+            results = asyncio.run(run_all(env, redis.pid, tmp, args.seconds, args.forked))
         finally:
             stop_process(redis)
         loads.append(load_average())
-    publish(report(results, described, args.seconds, loads), "worker_cpu.md")
+    name = "worker_cpu_forked.md" if args.forked else "worker_cpu.md"
+    publish(report(results, described, args.seconds, loads), name)
 
 
 if __name__ == "__main__":
