@@ -20,7 +20,10 @@ from recordings.mp4 import CopyWriter, EncodeWriter, Part, Writer, remux
 
 logger = logging.getLogger(__name__)
 
-MAX_QUEUED = 32 * 1024 * 1024  # bytes waiting for the disk before frames are dropped
+# Bytes waiting for the disk (or, for a camera that sends pictures, for the encoder) before frames
+# are dropped: 30 s of a 4 Mbit/s stream, or about 17 decoded 640x480 frames. Per camera, so that
+# sixteen cameras on a loaded machine cannot pile up frames until it runs out of memory.
+MAX_QUEUED = 16 * 1024 * 1024
 
 
 @dataclass
@@ -52,9 +55,10 @@ class DiskWriter:
 
     def write(self, recording: int, payloads: list[tuple], size: int) -> bool:
         """Queue writes (several frames at once: one wake-up of the thread for them all); False
-        (nothing queued) while the disk is this far behind."""
+        (nothing queued) while the disk is this far behind. With nothing waiting, a batch is
+        taken whatever its size (half a second of 1080p pictures is some 45 MB)."""
         with self.lock:
-            if self.queued + size > MAX_QUEUED:
+            if self.queued and self.queued + size > MAX_QUEUED:
                 return False
             self.queued += size
         self.commands.put(("write", recording, (payloads, size)))

@@ -191,14 +191,16 @@ class VideoRecorder:
         """Hand frames to the disk thread, a few at a time: one wake-up of it per
         FLUSH_EVERY seconds rather than per frame (what a fragment holds anyway)."""
         for item in items:
+            size = item.size
             if self.copy:
                 payload = (item.data,)
             elif frame is not None and item.at == frame.captured_at and frame.jpeg is None:
                 payload = (frame.image, item.at)  # a live picture: no JPEG round trip
+                size = frame.image.nbytes  # what it holds: some 20 times its JPEG
             else:
                 payload = (item.data, item.at)
             self.pending.append(payload)
-            self.pending_size += item.size
+            self.pending_size += size
             self.last_at = item.at
         if self.pending and self.last_at - self.pending_since >= FLUSH_EVERY:
             self.flush()
