@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 COPIED = {"h264", "hevc"}  # written as they come; any other codec is encoded to H.264
 SEGMENT_SECONDS = 60.0  # continuous recording: a new file at the first keyframe after this
 FLUSH_EVERY = 0.5  # seconds of frames handed to the disk thread at once
+# ... or fewer: a camera that sends pictures hands them over raw (0.9 MB each at 640x480), and
+# half a second of them held here, beside the batch being encoded, was 14 MB of every worker
+# that recorded (bench/process_memory.py).
+FLUSH_BYTES = 2 * 1024 * 1024
 RETRY_AFTER = 10.0  # seconds before a recorder that stopped (a full disk) tries again
 MakeRoom = Callable[[], bool]  # frees old video; False if the disk is still too full
 Opened = Callable[[Recording], None]
@@ -189,7 +193,8 @@ class VideoRecorder:
 
     def write(self, items: list[Item], frame: Frame | None) -> None:
         """Hand frames to the disk thread, a few at a time: one wake-up of it per
-        FLUSH_EVERY seconds rather than per frame (what a fragment holds anyway)."""
+        FLUSH_EVERY seconds or FLUSH_BYTES rather than per frame (what a fragment holds
+        anyway)."""
         for item in items:
             size = item.size
             if self.copy:
@@ -202,7 +207,9 @@ class VideoRecorder:
             self.pending.append(payload)
             self.pending_size += size
             self.last_at = item.at
-        if self.pending and self.last_at - self.pending_since >= FLUSH_EVERY:
+        if self.pending and (
+            self.last_at - self.pending_since >= FLUSH_EVERY or self.pending_size >= FLUSH_BYTES
+        ):
             self.flush()
 
     def flush(self) -> None:
