@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.admin import NamedLookupsOnly
 from notifications.models import Delivery, Preference, PushSubscription, Webhook
 
 
@@ -20,8 +21,10 @@ class WebhookForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and "secret" in self.fields:  # not there for who may only view
             self.fields["secret"].required = False
+            # A callable default makes Django repeat the value in a hidden "initial-" input.
+            self.fields["secret"].show_hidden_initial = False
             self.fields["secret"].widget = forms.PasswordInput(render_value=False)
             self.fields[
                 "secret"
@@ -31,8 +34,14 @@ class WebhookForm(forms.ModelForm):
         return self.cleaned_data.get("secret") or self.instance.secret
 
 
+SECRET_MASK = "\u2022" * 8  # shown for a secret that is set, to who may only view webhooks
+
+
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(NamedLookupsOnly, admin.ModelAdmin):
+    """Its secret signs what the receiver gets: typed (or made) once, never shown again, not even
+    read-only, and no lookup on it (?secret__startswith=… would read it out a letter a time)."""
+
     form = WebhookForm
     list_display = ["name", "url", "enabled", "on_start", "on_end", "allow_local", "cameras_list"]
     list_filter = ["enabled"]
@@ -46,6 +55,22 @@ class WebhookAdmin(admin.ModelAdmin):
         }),
         ("What it gets", {"fields": ["cameras", "on_start", "on_end"]}),
     ]  # fmt: skip
+    readonly_fields = ["secret_mask"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Webhook | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [
+                "secret_mask" if field == "secret" else field for field in options["fields"]
+            ]})
+            for name, options in fieldsets
+        ]  # fmt: skip
+
+    @admin.display(description="secret")
+    def secret_mask(self, webhook: Webhook) -> str:
+        return SECRET_MASK if webhook.secret else "none"
 
     @admin.display(description="cameras")
     def cameras_list(self, webhook: Webhook) -> str:
@@ -53,7 +78,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(NamedLookupsOnly, admin.ModelAdmin):
     """The delivery log: one row per alert and target, with its tries and last error."""
 
     list_display = ["created_at", "channel", "target", "kind", "status", "tries", "next_try_at",
@@ -87,13 +112,13 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Preference)
-class PreferenceAdmin(admin.ModelAdmin):
+class PreferenceAdmin(NamedLookupsOnly, admin.ModelAdmin):
     list_display = ["user", "email", "push", "quiet_from", "quiet_until", "cooldown"]
     filter_horizontal = ["cameras"]
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(NamedLookupsOnly, admin.ModelAdmin):
     list_display = ["user", "user_agent", "created_at"]
     fields = ["user", "user_agent", "created_at"]
     readonly_fields = fields
