@@ -38,6 +38,7 @@ SAFE_METHODS = ("GET", "HEAD")  # a token only reads
 # Wrong tokens per client address before that address gets 429 for a while. Apart from the login
 # form's count: a stale token in Home Assistant never locks its owner out of logging in.
 WRONG_TOKENS_LIMIT, WRONG_TOKENS_WINDOW = 20, 300  # tries, seconds
+KNOWN_TOKEN_FOR = 30 * 24 * 3600  # seconds a token that worked from an address keeps its pass
 
 
 @dataclass
@@ -107,21 +108,30 @@ def presented_token(request: HttpRequest) -> tuple[str, str | None] | None:
 
 
 def token_credential(request: HttpRequest, token: str, username: str | None) -> Credential:
-    key = f"accounts.wrong-tokens:{client_address(request)}"
-    if (cache.get(key) or 0) >= WRONG_TOKENS_LIMIT:
-        raise Refused(429, "Too many wrong tokens from this address; try again later.\n")
+    """The token's credential, or Refused. Wrong tokens are counted per address; past the limit
+    that address gets 429, except for a token that has worked from it before (as a device
+    cookie keeps a browser's login allowance): a stale token in Home Assistant must not stop
+    the owner's other clients on the same host, while a guess is refused whether right or not."""
+    address = client_address(request)
+    key = f"accounts.wrong-tokens:{address}"
     row = ApiToken.find(token)
-    if row is None or (username is not None and username != row.user.get_username()):
+    if row is not None and username is not None and username != row.user.get_username():
+        row = None
+    known = f"accounts.known-token:{address}:{row.pk}" if row is not None else ""
+    if (cache.get(key) or 0) >= WRONG_TOKENS_LIMIT and not (known and cache.get(known)):
+        raise Refused(429, "Too many wrong tokens from this address; try again later.\n")
+    if row is None:
         cache.add(key, 0, WRONG_TOKENS_WINDOW)
         cache.incr(key)
         prefix = ApiToken.prefix_of(token)
         # By its public prefix only, and only if it is one of ours: a password typed in by
         # mistake must not reach the log.
         named = f"token {ApiToken.TAG}{prefix}…" if prefix else "credentials that are no token"
-        logger.warning("%s %s refused from %s", request.path, named, client_address(request))
+        logger.warning("%s %s refused from %s", request.path, named, address)
         raise Refused(401, "This needs a valid API token.\n", challenge=True)
     if request.method not in SAFE_METHODS:
         raise Refused(403, "API tokens only read.\n")
+    cache.set(known, True, KNOWN_TOKEN_FOR)
     row.touch()
     return Credential(row.user, token=row)
 

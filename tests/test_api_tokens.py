@@ -184,16 +184,22 @@ def test_a_token_only_reads(viewer: tuple[User, str]) -> None:
     assert client.post("/api/events/").status_code in (403, 405)
 
 
-def test_wrong_tokens_are_throttled_by_address_and_logged_by_prefix_only(
+def test_wrong_tokens_are_throttled_by_address_but_not_a_token_that_worked_from_it(
     server: LoggedServer,
     viewer: tuple[User, str],
 ) -> None:
-    _, token = viewer
+    user, token = viewer
+    cameras = server.url + "/api/cameras/"
+    assert httpx.get(cameras, auth=("member", token)).status_code == 200
+    other = ApiToken.issue(user, "a new client")[1]  # never used from here yet
     stale = token[:-4] + "abcd"  # a token of ours, but not this one
     statuses = [
         httpx.get(server.url + SNAPSHOT, auth=("member", stale)).status_code for _ in range(25)
     ]
     assert statuses[:20] == [401] * 20 and set(statuses[20:]) == {429}
+    # The token that has worked from here still does; a right guess is refused like a wrong one.
+    assert httpx.get(cameras, auth=("member", token)).status_code == 200
+    assert httpx.get(cameras, auth=("member", other)).status_code == 429
     # The login form keeps its own count: the stale token locked nobody out of it.
     assert logged_in_client(server.url, "member").get("/").status_code == 200
     log = server.log_text()
