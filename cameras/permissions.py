@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from accounts.auth import Credential, session_credential
 from cameras.models import Camera
 
-RECHECK_EVERY = 30.0  # seconds between checks of a running stream or socket
+RECHECK_EVERY = settings.RECHECK_SECONDS  # seconds between checks of a running stream or socket
 
 
 def current_user(credential: Credential | None) -> AbstractBaseUser | None:

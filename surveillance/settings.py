@@ -298,6 +298,9 @@ EMAIL_FROM = env("SURVEILLANCE_EMAIL_FROM", "surveillance@localhost")
 # Seconds before a failed delivery's first retry; each retry waits twice as long (≤ 15 min),
 # for 6 hours, then the delivery shows as failed in admin.
 NOTIFY_RETRY_FIRST = float(env("SURVEILLANCE_NOTIFY_RETRY_FIRST", "5"))
+# Seconds between the checks a running stream or socket makes that its viewer still may (a
+# logout, a revoked token, a camera taken away ends it within this).
+RECHECK_SECONDS = float(env("SURVEILLANCE_RECHECK_SECONDS", "30"))
 VAPID_KEY_FILE = DATA_DIR / "vapid_private.pem"  # Web Push's key, made once (mode 0600)
 # Push endpoints on this machine or the LAN: only for the test suite's own push receiver.
 PUSH_ALLOW_LOCAL = env_bool("SURVEILLANCE_PUSH_ALLOW_LOCAL")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from cameras.models import Camera
-from tests.conftest import logged_in_page, tile_frame_times, wait_for_tile_picture
-from tests.processes import wait_until
+from tests.conftest import (
+    PASSWORD,
+    LiveServer,
+    logged_in_page,
+    start_web_server,
+    tile_frame_times,
+    wait_for_tile_picture,
+)
+from tests.processes import free_port, stop_process, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -85,3 +92,35 @@ def test_sixteen_cameras_play_at_once_and_the_page_stays_usable(
     expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
     assert page.goto("/admin/").status == 200
     page.close()
+
+
+@pytest.fixture
+def quick_rechecks(child_env: dict[str, str]) -> Iterator[LiveServer]:
+    """A web server of its own whose sockets check their viewer every second, not every 30."""
+    server = start_web_server(
+        {**child_env, "SURVEILLANCE_RECHECK_SECONDS": "1"}, free_port(), "test-daphne-rechecks"
+    )
+    yield server
+    stop_process(server.process)
+
+
+def test_a_page_whose_session_ended_goes_to_the_login(
+    quick_rechecks: LiveServer, owner: object, front_door: Camera, browser: Browser
+) -> None:
+    """Logged out in another tab: the dashboard's sockets are closed, and rather than knock on a
+    closed door for ever the page goes to the login, to come back after it."""
+    tabs = browser.new_context(base_url=quick_rechecks.url)  # one browser, so one session
+    page = tabs.new_page()
+    page.goto("/")
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
+    other_tab = tabs.new_page()
+    other_tab.goto("/")
+    other_tab.click("form.logout button, form.logout [type=submit]")
+    other_tab.wait_for_url("**/accounts/login/**")
+
+    page.wait_for_url("**/accounts/login/?next=/", timeout=15_000)
+    expect(page.locator("input[name=username]")).to_be_visible()
+    tabs.close()

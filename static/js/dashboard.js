@@ -24,6 +24,25 @@
   // Events the page was rendered with, or that a catch-up repeats: not new, so no alert.
   (root.dataset.knownEvents || "").split(",").filter(Boolean).forEach((id) => seen.add(id));
 
+  // A session that ended (a logout in another tab, an expired session, a disabled account)
+  // gets every socket and request refused, and reconnecting would be refused for ever. The page
+  // itself then answers with a redirect to the login: load it again to go there (and back).
+  async function sessionEnded() {
+    try {
+      const response = await fetch(location.pathname + location.search, {
+        credentials: "same-origin",
+        redirect: "manual",
+      });
+      return response.type === "opaqueredirect" || response.status === 401 || response.status === 403;
+    } catch (err) {
+      return false; // the server is away: keep reconnecting
+    }
+  }
+
+  async function toLoginIfSessionEnded() {
+    if (await sessionEnded()) location.reload();
+  }
+
   function tileFor(slug) {
     return Array.from(document.querySelectorAll("[data-camera]")).find(
       (tile) => tile.dataset.camera === slug
@@ -452,6 +471,7 @@
     });
     socket.addEventListener("message", (msg) => showFrame(socket, msg.data));
     socket.addEventListener("close", () => {
+      toLoginIfSessionEnded();
       players.clear(); // the next connection starts each tile at a keyframe, with its init
       setTimeout(connectLive, liveDelay);
       liveDelay = Math.min(liveDelay * 2, MAX_DELAY);
@@ -510,6 +530,7 @@
     socket.addEventListener("message", onMessage);
     socket.addEventListener("close", () => {
       setState("down", "reconnecting…");
+      toLoginIfSessionEnded();
       // Ends missed while disconnected would leave tiles marked forever.
       const slugs = new Set(ongoing.values());
       ongoing.clear();
