@@ -25,7 +25,6 @@ from cameras.sources.parse import CorruptFrame, EndOfStream, SourceError
 # What FFmpeg raises for a camera that is gone, refuses, stalls (ExitError after the timeout)
 # or sends something that is not video.
 FAILURES = (av.FFmpegError, OSError)
-COPIED_CODECS = {"h264", "hevc"}  # recorded as they come; anything else is encoded to H.264
 
 
 def luma(frame: av.VideoFrame) -> np.ndarray | None:
