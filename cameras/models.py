@@ -230,6 +230,11 @@ class Camera(models.Model):
             self.source, self.password = source, password
         detect, password = take_password(self.detect_source)
         if password is not None:
+            if self.password and password not in (self.password, MASK):
+                raise ValidationError({"detect_source": (
+                    "a camera has one password: give the sub-stream the main stream's, or none"
+                    " (it then uses the main stream's)"
+                )})  # fmt: skip
             self.detect_source, self.password = detect, self.password or password
 
     @property

@@ -175,3 +175,15 @@ def test_addcamera_takes_a_sub_stream_and_its_password_goes_with_the_cameras(db:
     assert camera.password == "s3cret" and "s3cret" not in out.getvalue()
     with pytest.raises(CommandError, match="FFmpeg protocol"):
         call_command("addcamera", "gate", "rtsp://192.0.2.4/main", "--detect-source", "pipe:0")
+
+
+def test_a_sub_stream_with_a_password_of_its_own_is_refused_not_dropped(db: None) -> None:
+    with pytest.raises(CommandError, match="one password"):
+        call_command(
+            "addcamera", "yard", "rtsp://admin:s3cret@192.0.2.5/main",
+            "--detect-source", "rtsp://admin:other@192.0.2.5/sub",
+        )  # fmt: skip
+    assert not Camera.objects.filter(slug="yard").exists()
+    call_command("addcamera", "yard", "rtsp://192.0.2.5/main",
+                 "--detect-source", "rtsp://admin:only-sub@192.0.2.5/sub")  # fmt: skip
+    assert Camera.objects.get(slug="yard").password == "only-sub"  # the camera's one password
