@@ -30,10 +30,10 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from cameras.models import Camera  # noqa: E402
-from capture.supervisor import find_redis_server  # noqa: E402
 from notifications.models import Webhook  # noqa: E402
+from tests.harness import RedisMissingError, spawn, start_redis  # noqa: E402
 from tests.notify_parts import Broker, Receiver, Request  # noqa: E402
-from tests.processes import stop_process, wait_until  # noqa: E402
+from tests.processes import stop_process  # noqa: E402
 
 
 def say(text: str) -> None:
@@ -62,15 +62,10 @@ class Rig:
         self.processes: list[subprocess.Popen] = []
         DATA.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=0)
-        redis = find_redis_server()
-        if redis is None:
-            raise SystemExit("needs redis-server (apt install redis-server)")
-        self.processes.append(subprocess.Popen(
-            [redis, "--port", "0", "--unixsocket", f"{BASE}/redis.sock", "--save", "",
-             "--appendonly", "no", "--dir", str(BASE), "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
-        ))  # fmt: skip
-        wait_until(lambda: (BASE / "redis.sock").exists(), 10, "redis")
+        try:
+            self.processes.append(start_redis(BASE / "redis.sock"))
+        except RedisMissingError as exc:
+            raise SystemExit(str(exc)) from None
         (BASE / "mqtt").mkdir()
         self.broker = Broker(BASE / "mqtt").start()
         self.camera = Camera.objects.create(slug="porch", name="Porch", source="demo")
@@ -89,11 +84,8 @@ class Rig:
 
     def start_process(self, *command: str, **env: str) -> subprocess.Popen:
         """`manage.py COMMAND…`, logging to notifier.log (which close() reads for errors)."""
-        log = (BASE / "notifier.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, str(REPO / "manage.py"), *command],
-            env={**os.environ, "PYTHONPATH": str(REPO), **env}, stdout=log, stderr=log,
-        )  # fmt: skip
+        argv = [sys.executable, str(REPO / "manage.py"), *command]
+        process = spawn(argv, {**os.environ, "PYTHONPATH": str(REPO), **env}, BASE / "notifier.log")
         self.processes.append(process)
         return process
 

@@ -23,7 +23,6 @@ import asyncio
 import base64
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.socket_flood import PASSWORD, cpu_seconds, session  # noqa: E402
-from tests.processes import free_port, stop_process, wait_until  # noqa: E402
+from tests.harness import manage, setup_django, start_redis, start_web_server, start_worker  # noqa: E402
+from tests.processes import stop_process  # noqa: E402
 
 SETUP = f"""
 from django.contrib.auth.models import User
@@ -52,40 +52,15 @@ print(ApiToken.issue(user, "bench")[1])
 def start(data: Path) -> tuple[list[subprocess.Popen], str, int, str]:
     """Redis, the web server and the demo camera's worker: processes, URL, web PID, token."""
     sock = data / "redis.sock"
-    binary = shutil.which("redis-server") or sys.exit("needs redis-server")
-    redis = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no",
-         "--dir", str(data)], stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_until(sock.exists, 10, "redis")
-    env = {**os.environ, "SURVEILLANCE_DATA_DIR": str(data / "var"),
-           "REDIS_URL": f"unix://{sock}", "SURVEILLANCE_FAST_PASSWORD_HASHER": "1",
-           "SURVEILLANCE_LOG_LEVEL": "WARNING"}  # fmt: skip
-    os.environ.update(env)  # this process reads the same database for check_alone()
-    env.pop("DATABASE_URL", None)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=REPO, env=env, check=True)
-    made = subprocess.run([*manage, "shell", "-c", SETUP], cwd=REPO, env=env, check=True,
-                          capture_output=True, text=True)  # fmt: skip
-    token = made.stdout.strip().splitlines()[-1]
-    port = free_port()
-    web = subprocess.Popen(
-        [sys.executable, "-m", "surveillance.server", "-b", "127.0.0.1", "-p", str(port),
-         "surveillance.asgi:application"], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    worker = subprocess.Popen([*manage, "capture", "demo"], cwd=REPO, env=env,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(up, 60, "the web server")
-    return [worker, web, redis], url, web.pid, token
+    os.environ.update(SURVEILLANCE_FAST_PASSWORD_HASHER="1")  # noqa: S106 (a switch, no password)
+    # This process reads the same database for check_alone().
+    env = {**setup_django(data / "var", sock), "SURVEILLANCE_LOG_LEVEL": "WARNING"}
+    redis = start_redis(sock)
+    manage(env, "migrate", "-v0")
+    token = manage(env, "shell", "-c", SETUP).strip().splitlines()[-1]
+    web = start_web_server(env, log=data / "web.log", timeout=60)
+    worker = start_worker(env, "demo", data / "worker.log")
+    return [worker, web.process, redis], web.url, web.process.pid, token
 
 
 def check_alone(token: str, session_key: str, count: int = 2000) -> dict[str, float]:
