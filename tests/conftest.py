@@ -162,6 +162,20 @@ def live_server_url(web_server: LiveServer) -> str:
     return web_server.url
 
 
+QUICK_RECHECK = 1.0  # seconds
+
+
+@pytest.fixture
+def quick_rechecks(child_env: dict[str, str], transactional_db: None) -> Iterator[LiveServer]:
+    """A web server of its own whose streams and sockets check their viewer every second, not
+    every 30 (SURVEILLANCE_RECHECK_SECONDS); stopped before the database is flushed."""
+    env = {**child_env, "SURVEILLANCE_RECHECK_SECONDS": str(QUICK_RECHECK)}
+    server = start_web_server(env, free_port(), "test-daphne-rechecks")
+    yield server
+    stop_process(server.process)
+    wait_for_database_sessions_to_close("test-daphne-rechecks")
+
+
 @pytest.fixture
 def start_worker(
     child_env: dict[str, str], transactional_db: None

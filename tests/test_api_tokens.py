@@ -20,9 +20,14 @@ from django.test import Client
 
 from accounts.models import ApiToken
 from cameras.models import Camera
-from cameras.permissions import RECHECK_EVERY
 from events.models import MotionEvent
-from tests.conftest import PASSWORD, LiveServer, logged_in_page, outside_the_browser_loop
+from tests.conftest import (
+    PASSWORD,
+    QUICK_RECHECK,
+    LiveServer,
+    logged_in_page,
+    outside_the_browser_loop,
+)
 from tests.test_access import (  # noqa: F401 (garage_event: a fixture)
     PUBLIC,
     accepts_tokens,
@@ -121,8 +126,9 @@ class Watcher(threading.Thread):
 
 
 def test_a_revoked_token_or_a_deactivated_user_ends_running_streams_within_the_recheck(
-    web_server: LiveServer, viewer: tuple[User, str], owner: User, start_worker: Callable
+    quick_rechecks: LiveServer, viewer: tuple[User, str], owner: User, start_worker: Callable
 ) -> None:
+    web_server = quick_rechecks
     start_worker("front-door")
     member, kept = viewer
     revoked_row, revoked = ApiToken.issue(member, "to revoke")
@@ -144,9 +150,9 @@ def test_a_revoked_token_or_a_deactivated_user_ends_running_streams_within_the_r
     headers = {"Authorization": f"Bearer {revoked}"}
     assert httpx.get(web_server.url + SNAPSHOT, headers=headers).status_code == 401  # at once
     for name in ("revoked", "left"):
-        watchers[name].join(RECHECK_EVERY + 10)
+        watchers[name].join(QUICK_RECHECK + 10)
         assert watchers[name].ended_at, f"the {name} stream still runs"
-        assert watchers[name].ended_at - changed < RECHECK_EVERY + 5
+        assert watchers[name].ended_at - changed < QUICK_RECHECK + 5
     assert watchers["kept"].is_alive()  # the control: a token still good still streams
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,11 +13,10 @@ from tests.conftest import (
     PASSWORD,
     LiveServer,
     logged_in_page,
-    start_web_server,
     tile_frame_times,
     wait_for_tile_picture,
 )
-from tests.processes import free_port, stop_process, wait_until
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -92,16 +91,6 @@ def test_sixteen_cameras_play_at_once_and_the_page_stays_usable(
     expect(page.locator("#socket-state")).to_have_text("live", timeout=10_000)
     assert page.goto("/admin/").status == 200
     page.close()
-
-
-@pytest.fixture
-def quick_rechecks(child_env: dict[str, str]) -> Iterator[LiveServer]:
-    """A web server of its own whose sockets check their viewer every second, not every 30."""
-    server = start_web_server(
-        {**child_env, "SURVEILLANCE_RECHECK_SECONDS": "1"}, free_port(), "test-daphne-rechecks"
-    )
-    yield server
-    stop_process(server.process)
 
 
 def test_a_page_whose_session_ended_goes_to_the_login(
