@@ -91,17 +91,22 @@ class Sender:
         self.wake.set()
 
     def run(self) -> None:
-        self.queue = self.queue or JobQueue()
+        """Asleep until a job comes (a quiet camera wakes it never, and opens no connection)."""
         while not self.stopping:
-            self.wake.wait(RETRY)
+            self.wake.wait()
             self.wake.clear()
             while self.waiting and not self.stopping:
-                job = self.waiting[0]
-                try:
-                    self.queue.push(job)
-                except redis.RedisError as exc:
-                    logger.warning("cannot hand an event to the object detector: %s", exc)
-                    break
-                self.sent += 1
-                if self.waiting and self.waiting[0] is job:
-                    self.waiting.popleft()
+                if not self.send(self.waiting[0]):
+                    self.wake.wait(RETRY)  # Redis away: the local queue keeps the newest
+
+    def send(self, job: Job) -> bool:
+        try:
+            self.queue = self.queue or JobQueue()
+            self.queue.push(job)
+        except redis.RedisError as exc:
+            logger.warning("cannot hand an event to the object detector: %s", exc)
+            return False
+        self.sent += 1
+        if self.waiting and self.waiting[0] is job:
+            self.waiting.popleft()
+        return True
