@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 Publish = Callable[[str, dict], object]
 # The notifier listens here for "an alert was queued": a wake-up only, the row is the message.
 NOTIFIER_GROUP = "notifier"
+# What the object detector can find (the bundled model's classes, objects/detector.py): the
+# choices of the event list's and the admin's filter.
+OBJECT_LABELS = ("person",)
 
 
 def snapshot_path(event: MotionEvent, filename: str) -> str:
@@ -84,8 +87,11 @@ class MotionEventQuerySet(models.QuerySet):
         return list(itertools.islice(merged, limit))
 
     def with_object(self, label: str) -> MotionEventQuerySet:
-        """Events in which the detector found this label (the event list's and admin's filter;
-        no index: a JSON key lookup walks the events the other filters leave)."""
+        """Events in which the detector found this label; "none": those with nothing found (the
+        event list's and admin's filter; no index: a JSON key lookup walks the events the other
+        filters leave)."""
+        if label == "none":
+            return self.filter(found={})
         return self.filter(found__has_key=label)
 
     def with_clip(self, has_clip: bool) -> MotionEventQuerySet:
