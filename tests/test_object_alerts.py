@@ -19,6 +19,7 @@ from events.models import Alert, MotionEvent
 from events.recorder import EventRecorder
 from notifications.dispatch import tells_people
 from tests.conftest import client_for
+from tests.test_admin import camera_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,6 +144,19 @@ def test_a_quiet_event_that_ends_queues_no_alert_at_all(porch: Camera) -> None:
     event = MotionEvent.objects.get()
     assert event.ended_at is not None and event.quiet
     assert not Alert.objects.exists()
+
+
+def test_the_admin_sets_a_camera_to_alert_on_people_and_refuses_a_wrong_label(
+    owner: User, door: Camera
+) -> None:
+    url = f"/admin/cameras/camera/{door.pk}/change/"
+    client = client_for(owner)
+    wrong = client.post(url, camera_form(door, alert_on="objects", alert_objects="person:7"))
+    assert wrong.status_code == 200 and "must be in 0..1" in wrong.content.decode()
+    saved = client.post(url, camera_form(door, alert_on="objects", alert_objects="person:0.7"))
+    assert saved.status_code == 302
+    door.refresh_from_db()
+    assert door.alert_rules() == {"person": 0.7}
 
 
 def listed(page: str) -> list[int]:
