@@ -134,3 +134,17 @@ def test_a_camera_alerting_on_any_motion_alerts_at_the_start_and_tells_the_objec
     assert kinds[0] == "motion.start" and "motion.update" in kinds
     start = Alert.objects.get(event=event, kind="motion.start")
     assert start.message["event"]["objects"] == {}
+
+
+def test_a_quiet_camera_hands_the_detector_nothing_and_opens_no_connection_for_it(
+    redis_server: str, still_video: Path
+) -> None:
+    still = camera("still", still_video, alert_on="objects")
+    factory = lambda s, **_: FileSource(s, realtime=False, loop=False)  # noqa: E731
+    worker = CaptureWorker(still, Bus(), source_factory=factory)
+
+    worker.run()
+
+    assert not MotionEvent.objects.exists()
+    assert worker.objects.offered == 0 and worker.objects.sender.sent == 0
+    assert worker.objects.sender.queue is None  # never connected to Redis for the detector
