@@ -340,8 +340,11 @@ class MotionEvent(models.Model):
             event = (
                 MotionEvent.objects.select_for_update(of=("self",))
                 .select_related("camera")
-                .get(pk=self.pk)
+                .filter(pk=self.pk)
+                .first()
             )
+            if event is None:  # deleted meanwhile
+                return False
             better = {
                 label: item
                 for label, item in found.items()
@@ -358,6 +361,13 @@ class MotionEvent(models.Model):
             event.announce("motion.update", publish)
         self.found, self.quiet = event.found, event.quiet
         return True
+
+    def reload_found(self) -> None:
+        """`found` and `quiet` as the detector process left them (kept if the row is gone: the
+        save that follows then fails as it always did, with a DatabaseError)."""
+        fresh = MotionEvent.objects.filter(pk=self.pk).values("found", "quiet").first()
+        if fresh is not None:
+            self.found, self.quiet = fresh["found"], fresh["quiet"]
 
     def finish(self, ended_at: dt.datetime) -> None:
         self.ended_at = ended_at

@@ -151,7 +151,7 @@ class EventRecorder:
     def end(self, at: float) -> None:
         event, peak = self.event, self.peak
         self.event, self.peak = None, None
-        event.refresh_from_db(fields=["found", "quiet"])  # the detector's (add_found)
+        event.reload_found()  # what the detector wrote meanwhile (add_found)
         if peak is not None:
             event.peak_area = max(event.peak_area, peak.area)
             event.boxes = [list(box) for box in peak.detection.boxes]
@@ -160,7 +160,7 @@ class EventRecorder:
         if self.video is not None:
             self.video.event_ended(at)
         with transaction.atomic():  # ended and alerted together
-            event.refresh_from_db(fields=["quiet"])  # an object found meanwhile
+            event.reload_found()  # an object found since
             event.finish(ended_at=max(utc(at), event.started_at))
             if not event.quiet:
                 event.queue_alert("motion.end", self.publish)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.test import override_settings
 
 from cameras.models import Camera, parse_alert_objects
@@ -188,3 +189,18 @@ def test_the_admin_filters_events_by_label_and_by_quiet(owner: User, porch: Came
     assert admin_listed("object=none") == [nobody.pk]
     assert admin_listed("quiet__exact=1") == [nobody.pk]
     assert "person 91%" in client.get("/admin/events/motionevent/").content.decode()
+
+
+def test_an_event_deleted_while_it_runs_is_neither_labelled_nor_a_new_kind_of_crash(
+    porch: Camera,
+) -> None:
+    recorder = EventRecorder(porch, Published())
+    image = np.zeros((240, 320, 3), np.uint8)
+    moving = Detection(boxes=[(0.1, 0.1, 0.3, 0.3)], area=0.09)
+    recorder.update(Frame(image=image, captured_at=1_800_000_000.0), moving)
+    event = MotionEvent.objects.get()
+    MotionEvent.objects.all().delete()  # the admin deletes it mid-event
+
+    assert event.add_found(PERSON, Published()) is False
+    with pytest.raises(DatabaseError):  # what the worker catches and logs, as before
+        recorder.close()
