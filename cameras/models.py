@@ -55,8 +55,9 @@ def parse_alert_objects(value: str) -> dict[str, float]:
         if not label or not label.replace("_", "").replace(" ", "").isalnum():
             raise ValueError(f"not a label: {item.strip()!r}")
         rules[label] = float(score) if score.strip() else DEFAULT_MIN_SCORE
-        if not 0 < rules[label] <= 1:
-            raise ValueError(f"the score of {label} must be in 0..1")
+        # The detector records nothing under its own minimum: a lower score would mean it anyway.
+        if not DEFAULT_MIN_SCORE <= rules[label] <= 1:
+            raise ValueError(f"the score of {label} must be in {DEFAULT_MIN_SCORE}..1")
     return rules
 
 
