@@ -8,7 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from django.test import override_settings
 
+from objects.checks import check_object_model
 from objects.detector import Detector, crop, square_around
 from objects.make_graph import make_graph
 from objects.model import GRAPH, bundled_model
@@ -93,3 +95,12 @@ def test_neither_tensorflow_nor_the_gui_opencv_came_with_the_model() -> None:
     for name in ("tensorflow", "tensorflow-cpu", "opencv-python", "opencv-contrib-python"):
         with pytest.raises(importlib.metadata.PackageNotFoundError):
             importlib.metadata.version(name)
+
+
+def test_start_up_refuses_a_model_path_it_cannot_run_and_accepts_the_bundled_one_or_off() -> None:
+    with override_settings(OBJECT_MODEL="/models/yolo.onnx", OBJECT_DETECTION=True):
+        assert [error.id for error in check_object_model()] == ["surveillance.E020"]
+    with override_settings(OBJECT_MODEL="", OBJECT_DETECTION=True):
+        assert check_object_model() == []
+    with override_settings(OBJECT_MODEL="off", OBJECT_DETECTION=False):
+        assert check_object_model() == []
