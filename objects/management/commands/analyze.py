@@ -56,12 +56,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--objects", action="store_true", help="look for objects (people) in each event"
         )
+        parser.add_argument(
+            "--workers", type=int, default=1, metavar="N",
+            help="with --objects: detector processes (default 1, in this one)",
+        )  # fmt: skip
 
     def handle(
-        self, video: str, camera: str | None, as_json: bool, objects: bool, **options: object
-    ) -> None:
+        self, video: str, camera: str | None, as_json: bool, objects: bool, workers: int,
+        **options: object,
+    ) -> None:  # fmt: skip
         settings, rules = self.settings_for(camera)
-        finder = self.object_analysis() if objects else None
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        finder = self.object_analysis(workers) if objects else None
         bar = ProgressBar(Path(video).name) if sys.stderr.isatty() else None
         try:
             analysis = VideoAnalysis(settings, rules, finder.on_peak if finder else None)
@@ -72,6 +79,7 @@ class Command(BaseCommand):
             if bar is not None:
                 bar.finish()
         if finder is not None:
+            finder.finish()
             for index, event in enumerate(events):
                 event.objects = finder.objects_of(index)
         if as_json:
@@ -79,9 +87,11 @@ class Command(BaseCommand):
         else:
             self.print_table(events)
 
-    def object_analysis(self) -> ObjectAnalysis:
+    def object_analysis(self, workers: int) -> ObjectAnalysis:
         if not django_settings.OBJECT_DETECTION:
             raise CommandError("object detection is off (SURVEILLANCE_OBJECT_MODEL=off)")
+        if workers > 1:
+            return ObjectAnalysis(None, workers)
         cv2.setNumThreads(1)  # as the detector process runs it: the numbers are comparable
         return ObjectAnalysis(Detector(bundled_model(), GRAPH))
 
