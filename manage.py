@@ -5,8 +5,9 @@ import os
 import sys
 
 # Commands that serve no HTTP load the models without Daphne, the admin and the API
-# (settings.PROCESS): the supervisor, a capture worker, the notifier, retention.
-BACK_OFFICE = {"runsurveillance", "capture", "notifier", "prune", "processes"}
+# (settings.PROCESS): the supervisor, a capture worker, the notifier, the object detector,
+# retention.
+BACK_OFFICE = {"runsurveillance", "capture", "notifier", "detector", "prune", "processes"}
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "surveillance.settings")

@@ -51,6 +51,12 @@ class EventOut(Schema):
     snapshot_url: str = Field(description='a path on this site; "" without a snapshot')
     clip_url: Path | None = Field(description="its video (MP4, HTTP ranges); null without one")
     url: Path
+    objects: dict[str, float] = Field(
+        description='what the object detector found: {label: best score}, e.g. {"person": 0.91}'
+    )
+    alert: bool = Field(
+        description="false for a quiet event: its camera alerts only on objects, none found"
+    )
 
 
 class SpanOut(Schema):

@@ -152,6 +152,7 @@ class CameraAdmin(NamedLookupsOnly, admin.ModelAdmin):
                 ]
             },
         ),
+        ("Alerts", {"fields": ["alert_on", "alert_objects"]}),
         ("Recording", {"fields": ["record", "pre_roll", "post_roll"]}),
         ("Retention", {"fields": ["keep_days", "segment_keep_days"]}),
         ("Health", {"fields": Camera.HEALTH_FIELDS}),

@@ -10,13 +10,17 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from cameras.motion.detector import MotionDetector
+from cameras.motion.detector import Detection, MotionDetector
 from cameras.motion.segments import EventRules, MotionSegmenter
 from cameras.motion.settings import DetectorSettings
 from cameras.sources import EndOfStream
+from cameras.sources.base import Frame
 from cameras.sources.demux import FileSource
 
 Progress = Callable[[int, int], None]  # (frames done, frames in the file or 0 if unknown)
+# Told of each new peak of an event's motion, its first frame included: (event's index, the
+# frame's time in the file, the frame, its detection). Object detection listens here.
+OnPeak = Callable[[int, float, Frame, Detection], None]
 
 
 @dataclass
@@ -24,14 +28,22 @@ class FoundEvent:
     start: float  # seconds from the start of the file
     end: float
     area: float  # largest fraction of the frame in motion
+    objects: dict[str, float] | None = None  # {label: best score}, when objects were looked for
 
     def to_dict(self) -> dict:
-        return {key: round(value, 3) for key, value in asdict(self).items()}
+        found = {key: round(value, 3) for key, value in asdict(self).items() if key != "objects"}
+        if self.objects is not None:
+            found["objects"] = dict(sorted(self.objects.items()))
+        return found
 
 
 class VideoAnalysis:
-    def __init__(self, settings: DetectorSettings, rules: EventRules) -> None:
+    def __init__(
+        self, settings: DetectorSettings, rules: EventRules, on_peak: OnPeak | None = None
+    ) -> None:
         self.detector = MotionDetector(settings)
+        self.on_peak = on_peak
+        self.frame: Frame | None = None  # the one being detected on
         self.segmenter = MotionSegmenter(rules)
         self.interval, self.width = settings.interval, settings.width
         self.events: list[FoundEvent] = []
@@ -54,6 +66,7 @@ class VideoAnalysis:
                 t = source.elapsed  # the frame's own time: index / fps is wrong for VFR files
                 if t + 1e-9 >= next_detection:
                     next_detection = t + self.interval
+                    self.frame = frame
                     self.detect(t, frame.detection_image(self.width))
             except EndOfStream:
                 break
@@ -64,8 +77,10 @@ class VideoAnalysis:
     def detect(self, t: float, image: object) -> None:
         detection = self.detector.detect(image)
         self.apply(self.segmenter.update(t, detection.moving))
-        if self.segmenter.in_event and detection.moving:
-            self.peak = max(self.peak, detection.area)
+        if self.segmenter.in_event and detection.moving and detection.area > self.peak:
+            self.peak = detection.area
+            if self.on_peak is not None and self.frame is not None:
+                self.on_peak(len(self.events) - 1, t, self.frame, detection)
 
     def apply(self, transitions: list[tuple[str, float]]) -> None:
         for kind, at in transitions:

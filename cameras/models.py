@@ -41,6 +41,35 @@ def validate_mask(value: object) -> None:
                 raise ValidationError(message)
 
 
+DEFAULT_MIN_SCORE = 0.5  # an object's lowest score to alert on, when none is given
+
+
+def parse_alert_objects(value: str) -> dict[str, float]:
+    """ "person, car:0.7" -> {"person": 0.5, "car": 0.7}; ValueError if it is not that."""
+    rules = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        label, _, score = item.partition(":")
+        label = label.strip().lower()
+        if not label or not label.replace("_", "").replace(" ", "").isalnum():
+            raise ValueError(f"not a label: {item.strip()!r}")
+        rules[label] = float(score) if score.strip() else DEFAULT_MIN_SCORE
+        # The detector records nothing under its own minimum: a lower score would mean it anyway.
+        if not DEFAULT_MIN_SCORE <= rules[label] <= 1:
+            raise ValueError(f"the score of {label} must be in {DEFAULT_MIN_SCORE}..1")
+    return rules
+
+
+def validate_alert_objects(value: str) -> None:
+    try:
+        parse_alert_objects(value)
+    except ValueError as exc:
+        raise ValidationError(
+            f'labels with optional scores, e.g. "person, car:0.7": {exc}'
+        ) from exc
+
+
 def validate_source(value: str) -> None:
     try:
         parse_source(value)
@@ -95,6 +124,26 @@ class Camera(models.Model):
         default=True,
         help_text="Notify: off, motion is still recorded and shown, but no e-mail, push or "
         "webhook goes out for this camera.",
+    )
+
+    class AlertOn(models.TextChoices):
+        MOTION = "motion", "any motion"
+        OBJECTS = "objects", "only the objects listed"
+
+    alert_on = models.CharField(
+        max_length=10,
+        choices=AlertOn,
+        default=AlertOn.MOTION,
+        help_text="What raises an alert (toast, sound, notifications). Other events are still "
+        "kept, marked quiet. Without object detection (SURVEILLANCE_OBJECT_MODEL=off), any motion.",
+    )
+    alert_objects = models.CharField(
+        max_length=200,
+        blank=True,
+        default="person",
+        validators=[validate_alert_objects],
+        help_text='With "only the objects listed": labels, each with its lowest score '
+        f'(default {DEFAULT_MIN_SCORE}), e.g. "person" or "person:0.7, car".',
     )
     viewers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="viewable_cameras"
@@ -280,6 +329,22 @@ class Camera(models.Model):
 
     def event_rules(self) -> EventRules:
         return EventRules(self.start_after, self.end_after, self.max_event_length)
+
+    def alert_rules(self) -> dict[str, float] | None:
+        """The lowest score of each label that raises an alert; None when any motion does."""
+        if self.alert_on == self.AlertOn.MOTION or not settings.OBJECT_DETECTION:
+            return None
+        try:
+            return parse_alert_objects(self.alert_objects)
+        except ValueError:  # saved around the validator: alert, rather than miss a burglar
+            return None
+
+    def wants_alert(self, objects: dict[str, float]) -> bool:
+        """Whether an event with these objects ({label: best score}) raises an alert."""
+        rules = self.alert_rules()
+        if rules is None:
+            return True
+        return any(objects.get(label, 0.0) >= score for label, score in rules.items())
 
     def config_fingerprint(self) -> tuple:
         """What a running worker depends on: a change means the worker restarts."""

@@ -22,7 +22,8 @@ def preload() -> None:
 
         from cameras.sources.demo import sensor_noise
 
-        for command in ("capture", "notifier"):  # the worker, the sources, PyAV, NumPy; MQTT…
+        # the worker, the sources, PyAV, NumPy; MQTT…; the detector's code (not its model)
+        for command in ("capture", "notifier", "detector"):
             load_command_class(get_commands()[command], command)
         reverse("login")  # the URL map, which a worker's status messages name pages from
         sensor_noise()

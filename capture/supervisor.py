@@ -1,5 +1,6 @@
-"""runsurveillance: a private Redis (when REDIS_URL is unset), Daphne, the notifier, and one
-capture worker per enabled camera, as child processes. Crashed children come back with
+"""runsurveillance: a private Redis (when REDIS_URL is unset), Daphne, the notifier, the object
+detector (unless SURVEILLANCE_OBJECT_MODEL=off), and one capture worker per enabled camera, as
+child processes. Crashed children come back with
 back-off; camera changes are followed within seconds; on SIGINT/SIGTERM every child is stopped,
 Redis last.
 """
@@ -159,6 +160,7 @@ class Supervisor:
         self.redis: Child | None = None
         self.web: Child | None = None
         self.notifier: Child | None = None
+        self.detector: Child | None = None
         self.workers: dict[str, tuple[Child, tuple]] = {}
         self.retiring: list[Child] = []  # stopped workers not yet exited
         self.next_reconcile = 0.0
@@ -178,6 +180,7 @@ class Supervisor:
             self.start_web()
             forkserver.start(self.back_env)  # what it loads is shared by the children it forks
             self.start_notifier()
+            self.start_detector()
             while not self.stopping:
                 self.step()
                 time.sleep(0.2)
@@ -192,6 +195,8 @@ class Supervisor:
             self.redis.keep_running()
         self.web.keep_running()
         self.notifier.keep_running()
+        if self.detector is not None:
+            self.detector.keep_running()
         if time.monotonic() >= self.next_reconcile:
             self.next_reconcile = time.monotonic() + self.reconcile_every
             self.reconcile()
@@ -207,7 +212,8 @@ class Supervisor:
 
     def pids(self) -> dict[str, int]:
         """Every process this supervisor runs, by name, itself first."""
-        children = [self.redis, self.web, self.notifier] + [c for c, _ in self.workers.values()]
+        children = [self.redis, self.web, self.notifier, self.detector]
+        children += [c for c, _ in self.workers.values()]
         pids = {"supervisor": os.getpid()}
         if (server := forkserver.pid()) is not None:
             pids["fork server"] = server
@@ -263,6 +269,12 @@ class Supervisor:
         self.notifier = ForkedChild("notifier", ["notifier"], self.back_env)
         self.notifier.start()
 
+    def start_detector(self) -> None:
+        """One object detector for every camera; it waits on its queue, idle, until motion."""
+        if settings.OBJECT_DETECTION:
+            self.detector = ForkedChild("detector", ["detector"], self.back_env)
+            self.detector.start()
+
     def reconcile(self) -> None:
         """Start, stop or restart workers so that they match the enabled cameras."""
         close_old_connections()
@@ -289,7 +301,7 @@ class Supervisor:
         if self.pruner is not None and self.pruner.poll() is None:
             self.pruner.terminate()  # deletes are batched and each commits: safe to cut short
         children = [child for child, _ in self.workers.values()] + self.retiring
-        children += [child for child in (self.web, self.notifier) if child is not None]
+        children += [c for c in (self.web, self.notifier, self.detector) if c is not None]
         for child in children:
             child.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT

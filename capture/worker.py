@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import cv2
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from cameras.fmp4 import Fragment, LiveMuxer, mime_of
@@ -29,6 +30,8 @@ from capture.bus import Bus
 from capture.mainstream import Closed, MainStream, Opened
 from events.recorder import EventRecorder
 from events.retention import room_for_video
+from objects.queue import Sender
+from objects.sampler import Sampler
 from recordings.recorder import VideoRecorder
 from recordings.recovery import recover_recordings
 
@@ -89,7 +92,10 @@ class CaptureWorker:
             if camera.record != Camera.Record.OFF
             else None
         )
-        self.recorder = EventRecorder(camera, bus.publish, self.video)
+        # Object detection sees an event's first frame and its peaks, never a quiet camera's.
+        self.objects = Sampler(Sender()) if settings.OBJECT_DETECTION else None
+        on_frame = self.objects.offer if self.objects is not None else None
+        self.recorder = EventRecorder(camera, bus.publish, self.video, on_frame)
         # A camera that comes back is found within RETRY_LIMIT (plus its open time): a try every
         # few seconds costs a dead camera nothing.
         self.backoff = Backoff(limit=RETRY_LIMIT)
@@ -108,6 +114,8 @@ class CaptureWorker:
 
     def run(self) -> None:
         self.bus.start()
+        if self.objects is not None:
+            self.objects.sender.start()
         self.recorder.recover()
         recover_recordings(self.camera)
         if self.main is not None:
@@ -120,6 +128,8 @@ class CaptureWorker:
                 self.shutdown()
             finally:
                 self.bus.stop()
+                if self.objects is not None:
+                    self.objects.sender.stop()
 
     def stop(self, *_: object) -> None:
         self.stopping = True

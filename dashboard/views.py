@@ -32,10 +32,15 @@ def _with_activity(cameras: list[Camera], events: MotionEventQuerySet) -> list[C
     return cameras
 
 
-def _known_events(events: MotionEventQuerySet, now: dt.datetime) -> list[int]:
+def _known_events(events: MotionEventQuerySet, now: dt.datetime) -> dict[str, list[int]]:
     """Ids of the events a catch-up from `now` will repeat (it reaches back a margin): the page
-    already has them, so they must not alert again."""
-    return list(events.changed_since(now - CATCH_UP_MARGIN).values_list("pk", flat=True))
+    already has them, so they must not alert again; a quiet one may still, once an object is
+    found in it."""
+    known: dict[str, list[int]] = {"known_events": [], "quiet_events": []}
+    recent = events.changed_since(now - CATCH_UP_MARGIN).values_list("pk", "quiet")
+    for pk, quiet in recent:
+        known["quiet_events" if quiet else "known_events"].append(pk)
+    return known
 
 
 @login_required
@@ -47,7 +52,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "cameras": _with_activity(cameras, events),
         "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
         "now": now,
-        "known_events": _known_events(events, now),
+        **_known_events(events, now),
     }
     return render(request, "dashboard/dashboard.html", context)
 
@@ -63,7 +68,7 @@ def camera(request: HttpRequest, slug: str) -> HttpResponse:
         "recent_events": events.recent().select_related("camera")[:RECENT_EVENTS],
         "now": now,
         # alerts come for all the user's cameras, on this page too
-        "known_events": _known_events(MotionEvent.objects.for_user(request.user), now),
+        **_known_events(MotionEvent.objects.for_user(request.user), now),
         **_timeline(request, camera, events),
     }
     return render(request, "dashboard/camera.html", context)

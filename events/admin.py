@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin import NamedLookupsOnly
-from events.models import MotionEvent, MotionEventQuerySet
+from events.models import OBJECT_LABELS, MotionEvent, MotionEventQuerySet
 
 CSV_HEADER = [
     "id", "camera_slug", "camera_name", "started_at", "ended_at", "duration_s", "peak_area",
@@ -192,6 +192,23 @@ class DurationFilter(admin.SimpleListFilter):
         return events if longest is None else events.lasting_under(longest)
 
 
+class ObjectFilter(admin.SimpleListFilter):
+    """Events by what the object detector found in them."""
+
+    title = "object"
+    parameter_name = "object"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(label, label) for label in OBJECT_LABELS] + [("none", "nothing found")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: MotionEventQuerySet
+    ) -> MotionEventQuerySet | None:
+        if self.value() in (*OBJECT_LABELS, "none"):
+            return queryset.with_object(self.value())
+        return None
+
+
 def csv_safe(value: object) -> object:
     """Text a spreadsheet would run as a formula is made plain text with a leading quote."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
@@ -281,10 +298,12 @@ def unkeep(
 @admin.register(MotionEvent)
 class MotionEventAdmin(NamedLookupsOnly, admin.ModelAdmin):
     list_display = [
-        "thumbnail", "camera", "started_at", "ended_at", "length", "peak_area", "video", "keep",
+        "thumbnail", "camera", "started_at", "ended_at", "length", "peak_area", "objects_found",
+        "quiet", "video", "keep",
     ]  # fmt: skip
     list_filter = [
-        "camera", ("started_at", DateRangeFilter), StateFilter, DurationFilter, "keep",
+        "camera", ("started_at", DateRangeFilter), StateFilter, DurationFilter, ObjectFilter,
+        "quiet", "keep",
     ]  # fmt: skip
     list_select_related = ["camera"]
     search_fields = ["camera__name", "camera__slug"]
@@ -297,9 +316,11 @@ class MotionEventAdmin(NamedLookupsOnly, admin.ModelAdmin):
     # What the worker recorded is evidence: shown, not edited (files are served only by id).
     # Only "keep", which exempts the event from retention, can be changed.
     readonly_fields = [
-        "camera", "started_at", "ended_at", "peak_area", "preview", "video", "boxes",
+        "camera", "started_at", "ended_at", "peak_area", "objects_found", "quiet", "preview",
+        "video", "boxes", "found",
     ]  # fmt: skip
-    fields = ["camera", "started_at", "ended_at", "peak_area", "keep", "preview", "video", "boxes"]
+    fields = ["camera", "started_at", "ended_at", "peak_area", "objects_found", "quiet", "keep",
+              "preview", "video", "boxes", "found"]  # fmt: skip
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -326,6 +347,10 @@ class MotionEventAdmin(NamedLookupsOnly, admin.ModelAdmin):
     @admin.display(description="duration")
     def length(self, event: MotionEvent) -> str:
         return event.duration_label
+
+    @admin.display(description="objects")
+    def objects_found(self, event: MotionEvent) -> str:
+        return event.objects_label or "-"
 
     @admin.display(description="video")
     def video(self, event: MotionEvent) -> str:

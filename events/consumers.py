@@ -136,6 +136,10 @@ class AlertConsumer(Refuses, AsyncJsonWebsocketConsumer):
         if message["event"]["camera"] in self.allowed:
             await self.send_json(message)
 
+    async def motion_update(self, message: dict) -> None:
+        if message["event"]["camera"] in self.allowed:
+            await self.send_json(message)
+
     async def camera_status(self, message: dict) -> None:
         if message["camera"] in self.allowed:
             await self.send_json(message)

@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from cameras.models import Camera
-from events.models import MotionEventQuerySet
+from events.models import OBJECT_LABELS, MotionEventQuerySet
 
 # Wide enough for any camera's history, narrow enough that a day's bounds stay valid datetimes
 # in every time zone (the day after date.max, or date.min in UTC, would overflow).
@@ -41,7 +41,8 @@ def _midnight(day: dt.date | None, later: int = 0) -> dt.datetime | None:
 
 
 class EventFilterForm(forms.Form):
-    """The event list's query string: ?camera=SLUG&from=DAY&to=DAY&min_duration=SECONDS."""
+    """The event list's query string: ?camera=SLUG&from=DAY&to=DAY&min_duration=SECONDS
+    &object=LABEL ("none": nothing found)."""
 
     camera = forms.ModelChoiceField(
         queryset=Camera.objects.none(),
@@ -55,6 +56,15 @@ class EventFilterForm(forms.Form):
     min_duration = forms.IntegerField(
         label="At least (s)", required=False, min_value=0, max_value=LONGEST
     )
+    object = forms.ChoiceField(
+        label="Object",
+        required=False,
+        choices=[
+            ("", "Anything"),
+            *((label, label) for label in OBJECT_LABELS),
+            ("none", "Nothing found"),
+        ],
+    )
 
     def __init__(self, data: QueryDict, user: AbstractBaseUser | AnonymousUser) -> None:
         super().__init__(data, label_suffix="")  # labels sit above their inputs
@@ -62,7 +72,7 @@ class EventFilterForm(forms.Form):
         # "from" is a Python keyword, so these two cannot be declared in the class body.
         self.fields["from"] = _date_field("From")
         self.fields["to"] = _date_field("To")
-        self.order_fields(["camera", "from", "to", "min_duration"])
+        self.order_fields(["camera", "from", "to", "min_duration", "object"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -81,6 +91,8 @@ class EventFilterForm(forms.Form):
         events = events.started_between(_midnight(data["from"]), _midnight(data["to"], later=1))
         if data["min_duration"]:  # 0 means any length, ongoing events included
             events = events.lasting_at_least(data["min_duration"])
+        if data["object"]:
+            events = events.with_object(data["object"])
         return events
 
     def querystring(self) -> str:

@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 Publish = Callable[[str, dict], object]
 # The notifier listens here for "an alert was queued": a wake-up only, the row is the message.
 NOTIFIER_GROUP = "notifier"
+# What the object detector can find (the bundled model's classes, objects/detector.py): the
+# choices of the event list's and the admin's filter.
+OBJECT_LABELS = ("person",)
 
 
 def snapshot_path(event: MotionEvent, filename: str) -> str:
@@ -82,6 +85,14 @@ class MotionEventQuerySet(models.QuerySet):
         per_camera = [self.filter(camera_id=pk).newest_first()[:limit] for pk in visible]
         merged = heapq.merge(*per_camera, key=lambda e: (e.started_at, e.pk), reverse=True)
         return list(itertools.islice(merged, limit))
+
+    def with_object(self, label: str) -> MotionEventQuerySet:
+        """Events in which the detector found this label; "none": those with nothing found (the
+        event list's and admin's filter; no index: a JSON key lookup walks the events the other
+        filters leave)."""
+        if label == "none":
+            return self.filter(found={})
+        return self.filter(found__has_key=label)
 
     def with_clip(self, has_clip: bool) -> MotionEventQuerySet:
         """Events with recorded video (their own clip, or the segment they began in), or
@@ -157,6 +168,16 @@ class MotionEvent(models.Model):
     snapshot = models.ImageField(upload_to=snapshot_path, blank=True)
     snapshot_clean = models.ImageField(upload_to=snapshot_path, blank=True)
     keep = models.BooleanField(default=False, help_text="Never deleted to make room or by age.")
+    # Not "objects", which is the manager: what the object detector found, best of each label.
+    found = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Objects found: {label: {"score": 0..1, "box": [x, y, w, h]}} (0..1).',
+    )
+    quiet = models.BooleanField(
+        default=False,
+        help_text="Raised no alert: its camera alerts only on objects, and none was found.",
+    )
     # The video of the event: its own clip, or the continuous segment it began in.
     clip = models.ForeignKey(
         Recording, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
@@ -237,7 +258,19 @@ class MotionEvent(models.Model):
             "snapshot_url": self.snapshot_url,
             "clip_url": self.clip_url,
             "url": self.get_absolute_url(),
+            "objects": self.objects_found,
+            "alert": not self.quiet,
         }
+
+    @property
+    def objects_found(self) -> dict[str, float]:
+        """{label: best score}, as the wire carries it."""
+        return {label: found["score"] for label, found in sorted(self.found.items())}
+
+    @property
+    def objects_label(self) -> str:
+        """ "person 91 %", for lists."""
+        return ", ".join(f"{label} {score:.0%}" for label, score in self.objects_found.items())
 
     def queue_alert(self, kind: str, publish: Publish | None = None) -> Alert:
         """Put `kind` (motion.start, motion.end, later motion.update) in the outbox, in the
@@ -257,7 +290,8 @@ class MotionEvent(models.Model):
         return alert
 
     def announce(self, kind: str, publish: Publish) -> None:
-        """Send motion.start / motion.end to viewers of the camera once the row is committed."""
+        """Send motion.start / .update / .end to viewers of the camera once the row is
+        committed."""
         transaction.on_commit(
             lambda: publish(self.camera.group_name, {"type": kind, "event": self.to_dict()})
         )
@@ -295,6 +329,45 @@ class MotionEvent(models.Model):
         """The video of this event, once the recorder has opened it."""
         self.clip = recording
         MotionEvent.objects.filter(pk=self.pk).update(clip=recording)
+
+    def add_found(self, found: dict[str, dict], publish: Publish) -> bool:
+        """Objects the detector found in this event ({label: {"score", "box"}}): the better of
+        each label is kept; viewers hear motion.update, and an event that now qualifies for its
+        camera's alert stops being quiet and queues that alert. True if anything changed.
+
+        One transaction, the row locked (the capture worker writes the same row at the end)."""
+        with transaction.atomic():
+            event = (
+                MotionEvent.objects.select_for_update(of=("self",))
+                .select_related("camera")
+                .filter(pk=self.pk)
+                .first()
+            )
+            if event is None:  # deleted meanwhile
+                return False
+            better = {
+                label: item
+                for label, item in found.items()
+                if item["score"] > event.found.get(label, {}).get("score", 0.0)
+            }
+            if not better:
+                return False
+            event.found = {**event.found, **better}
+            qualifies = event.quiet and event.camera.wants_alert(event.objects_found)
+            event.quiet = event.quiet and not qualifies
+            event.save(update_fields=["found", "quiet"])
+            if not event.quiet:  # MQTT and webhooks hear what was found in an alerting event
+                event.queue_alert("motion.update", publish)
+            event.announce("motion.update", publish)
+        self.found, self.quiet = event.found, event.quiet
+        return True
+
+    def reload_found(self) -> None:
+        """`found` and `quiet` as the detector process left them (kept if the row is gone: the
+        save that follows then fails as it always did, with a DatabaseError)."""
+        fresh = MotionEvent.objects.filter(pk=self.pk).values("found", "quiet").first()
+        if fresh is not None:
+            self.found, self.quiet = fresh["found"], fresh["quiet"]
 
     def finish(self, ended_at: dt.datetime) -> None:
         self.ended_at = ended_at

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -39,11 +40,20 @@ class Peak:
     detection: Detection
 
 
+# Told of an event's first frame and of each new peak (the object detector's work).
+OnFrame = Callable[[MotionEvent, Frame, Detection], object]
+
+
 class EventRecorder:
     def __init__(
-        self, camera: Camera, publish: Publish, video: VideoRecorder | None = None
+        self,
+        camera: Camera,
+        publish: Publish,
+        video: VideoRecorder | None = None,
+        on_frame: OnFrame | None = None,
     ) -> None:
         self.camera, self.publish, self.video = camera, publish, video
+        self.on_frame = on_frame
         self.segmenter = MotionSegmenter(camera.event_rules())
         self.event: MotionEvent | None = None
         self.peak: Peak | None = None
@@ -55,7 +65,8 @@ class EventRecorder:
         for event in abandoned:
             with transaction.atomic():
                 event.finish(ended_at=timezone.now())
-                event.queue_alert("motion.end", self.publish)
+                if not event.quiet:
+                    event.queue_alert("motion.end", self.publish)
             event.announce("motion.end", self.publish)
         if abandoned:
             logger.info("%s: closed %d event(s) left open", self.camera.slug, len(abandoned))
@@ -86,16 +97,25 @@ class EventRecorder:
                     peak_area=detection.area,
                     boxes=[list(box) for box in detection.boxes],
                     clip=clip,
+                    quiet=not self.alerts_on_motion(),
                 )
                 self.peak, self.saved_area = peak, 0.0
                 self.save_pictures(self.event, pictures, peak.area)
-                self.event.queue_alert("motion.start", self.publish)
+                if not self.event.quiet:  # else its alert waits for an object (add_found)
+                    self.event.queue_alert("motion.start", self.publish)
         except DatabaseError:
             self.event = self.peak = None
             self.segmenter.end(at)  # no row, no event: the next motion starts a new one
             raise
         logger.info("%s: motion event %s started", self.camera.slug, self.event.pk)
         self.event.announce("motion.start", self.publish)
+        self.offer(frame, detection)
+
+    def alerts_on_motion(self) -> bool:
+        """The camera's alert setting as it is now (the admin changes it without a restart)."""
+        fresh = Camera.objects.filter(pk=self.camera.pk).values("alert_on", "alert_objects").first()
+        camera = Camera(**fresh) if fresh else self.camera
+        return camera.alert_rules() is None
 
     def open_clip(self, at: float) -> Recording | None:
         """The video of an event beginning at `at`, if the recorder has one now. A fault in the
@@ -116,10 +136,22 @@ class EventRecorder:
     def track(self, frame: Frame, detection: Detection) -> None:
         if self.peak is None or detection.area > self.peak.area:
             self.peak = Peak(detection.area, frame.keep(), detection)
+            self.offer(self.peak.frame, detection)
+
+    def offer(self, frame: Frame, detection: Detection) -> None:
+        """The event's frame to the object detector. A fault there costs the event its labels,
+        never the event."""
+        if self.on_frame is None:
+            return
+        try:
+            self.on_frame(self.event, frame, detection)
+        except Exception:
+            logger.exception("%s: cannot hand the frame to the object detector", self.camera.slug)
 
     def end(self, at: float) -> None:
         event, peak = self.event, self.peak
         self.event, self.peak = None, None
+        event.reload_found()  # what the detector wrote meanwhile (add_found)
         if peak is not None:
             event.peak_area = max(event.peak_area, peak.area)
             event.boxes = [list(box) for box in peak.detection.boxes]
@@ -128,8 +160,10 @@ class EventRecorder:
         if self.video is not None:
             self.video.event_ended(at)
         with transaction.atomic():  # ended and alerted together
+            event.reload_found()  # an object found since
             event.finish(ended_at=max(utc(at), event.started_at))
-            event.queue_alert("motion.end", self.publish)
+            if not event.quiet:
+                event.queue_alert("motion.end", self.publish)
         logger.info("%s: motion event %s ended", self.camera.slug, event.pk)
         event.announce("motion.end", self.publish)
 
@@ -139,12 +173,14 @@ class EventRecorder:
             self.end(at)
 
     def store_snapshot(self, peak: Peak, event: MotionEvent | None = None) -> None:
-        self.save_pictures(event or self.event, self.pictures(peak), peak.area)
+        event = event or self.event
+        self.save_pictures(event, self.pictures(peak, event.found), peak.area)
 
-    def pictures(self, peak: Peak) -> tuple[bytes, bytes]:
+    def pictures(self, peak: Peak, found: dict | None = None) -> tuple[bytes, bytes]:
         """The annotated and the clean JPEG of a peak frame."""
         clean = encode_jpeg(peak.frame.image)
-        annotated = encode_jpeg(annotate(peak.frame.image, peak.detection, peak.frame.captured_at))
+        boxes, at = peak.detection.boxes, peak.frame.captured_at
+        annotated = encode_jpeg(annotate(peak.frame.image, boxes, at, found))
         return annotated, clean
 
     def save_pictures(self, event: MotionEvent, pictures: tuple[bytes, bytes], area: float) -> None:
@@ -159,16 +195,44 @@ STAMP_FONT, STAMP_SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.6
 STAMP_PAD = 4  # pixels of label around the text
 
 
-def annotate(image: np.ndarray, detection: Detection, at: float) -> np.ndarray:
-    """A copy of the frame with the moving regions boxed and the capture time written on it."""
+def annotate(image: np.ndarray, boxes: list, at: float, found: dict | None = None) -> np.ndarray:
+    """A copy of the frame with the moving regions boxed in red, the objects found in green with
+    their label and score, and the capture time written on it."""
     out = image.copy()
-    height, width = out.shape[:2]
-    for x, y, w, h in detection.boxes:
-        top_left = (int(x * width), int(y * height))
-        bottom_right = (int((x + w) * width), int((y + h) * height))
-        cv2.rectangle(out, top_left, bottom_right, (0, 0, 255), 2)
+    for box in boxes:
+        cv2.rectangle(out, *corners(box, out), (0, 0, 255), 2)
+    for label, item in sorted((found or {}).items()):
+        top_left, bottom_right = corners(item["box"], out)
+        cv2.rectangle(out, top_left, bottom_right, (0, 200, 0), 2)
+        text = f"{label} {item['score']:.0%}"
+        (w, h), _ = cv2.getTextSize(text, STAMP_FONT, STAMP_SCALE, 1)
+        x, y = top_left[0], max(top_left[1], h + 2 * STAMP_PAD)
+        cv2.rectangle(out, (x, y - h - 2 * STAMP_PAD), (x + w + 2 * STAMP_PAD, y), (0, 200, 0), -1)
+        cv2.putText(out, text, (x + STAMP_PAD, y - STAMP_PAD), STAMP_FONT, STAMP_SCALE,
+                    (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
     stamp(out, timezone.localtime(utc(at)).strftime("%Y-%m-%d %H:%M:%S"))
     return out
+
+
+def corners(box: list | tuple, image: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The pixel corners of a box given in fractions of the image."""
+    height, width = image.shape[:2]
+    x, y, w, h = box
+    return (int(x * width), int(y * height)), (int((x + w) * width), int((y + h) * height))
+
+
+def label_snapshot(event: MotionEvent) -> None:
+    """Draw the event's objects on its stored snapshot (the detector's result came after the
+    worker stored it), from the clean copy kept beside it."""
+    if not event.snapshot_clean:
+        return
+    with event.snapshot_clean.open("rb") as f:
+        clean = f.read()
+    image = cv2.imdecode(np.frombuffer(clean, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return
+    annotated = annotate(image, event.boxes, event.started_at.timestamp(), event.found)
+    event.save_snapshots(encode_jpeg(annotated), clean)
 
 
 def stamp(image: np.ndarray, text: str) -> None:

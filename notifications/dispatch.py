@@ -2,7 +2,8 @@
 
 Who gets what is decided here, once per alert: MQTT gets every alert (it describes the house;
 Home Assistant sees the camera's notify switch too); webhooks, e-mail and Web Push only those of
-an armed camera, and e-mail and push only motion.start, for the people who may view the camera,
+an armed camera, and e-mail and push only an event's first alert (its motion.start, or the
+motion.update that found what its camera alerts on), for the people who may view the camera,
 who chose it, outside their quiet hours and their cooldown."""
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def dispatch(alert: Alert) -> list[Delivery]:
     deliveries = [Delivery(channel=Channel.MQTT)] if mqtt_server() else []
     webhooks = Webhook.objects.filter(enabled=True).prefetch_related("cameras")
     deliveries += [Delivery(channel=Channel.WEBHOOK, webhook=w) for w in webhooks if w.wants(alert)]
-    if alert.armed and alert.kind == Alert.Kind.START:
+    if alert.armed and tells_people(alert):
         for user in people_to_tell(alert):
             deliveries += personal_deliveries(alert, user)
     for delivery in deliveries:
@@ -48,6 +49,16 @@ def dispatch(alert: Alert) -> list[Delivery]:
         if claimed:
             Delivery.objects.bulk_create(deliveries)
     return deliveries if claimed else []
+
+
+def tells_people(alert: Alert) -> bool:
+    """An event's first alert: motion.start, or (a camera that alerts on objects) the update
+    that found one; later updates and the end only describe it."""
+    if alert.kind == Alert.Kind.START:
+        return True
+    return (
+        alert.kind == Alert.Kind.UPDATE and not alert.event.alerts.filter(pk__lt=alert.pk).exists()
+    )
 
 
 def may_view(user: AbstractBaseUser, camera_id: int) -> bool:

@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "cameras",
     "recordings",
     "events",
+    "objects",
     "dashboard",
     "notifications",
     "capture",
@@ -185,6 +186,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset: the private Redis that runsurveillance starts on a unix socket in the data dir.
 REDIS_URL = env("REDIS_URL", f"unix://{REDIS_SOCKET}")
+# Object detection on motion (objects/): unset, the bundled person detector; "off", none (every
+# event alerts, as motion alone did before).
+OBJECT_MODEL = env("SURVEILLANCE_OBJECT_MODEL")
+OBJECT_DETECTION = OBJECT_MODEL.strip().lower() != "off"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

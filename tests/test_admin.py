@@ -66,7 +66,8 @@ def camera_form(camera: Camera, **changes: object) -> dict:
         "start_after": camera.start_after, "end_after": camera.end_after,
         "max_event_length": camera.max_event_length, "mask": "[]",
         "keep_days": camera.keep_days, "record": camera.record, "pre_roll": camera.pre_roll,
-        "post_roll": camera.post_roll, "segment_keep_days": camera.segment_keep_days, **changes,
+        "post_roll": camera.post_roll, "segment_keep_days": camera.segment_keep_days,
+        "alert_on": camera.alert_on, "alert_objects": camera.alert_objects, **changes,
     }  # fmt: skip
 
 

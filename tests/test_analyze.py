@@ -6,11 +6,12 @@ import io
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 from django.core.management import CommandError, call_command
 
 from cameras.models import Camera
-from tests.videos import write_vfr_video, write_video
+from tests.videos import write_sprite_video, write_vfr_video, write_video
 
 
 def analyze(*args: str) -> str:
@@ -70,3 +71,28 @@ def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_unknown_camera_is_a_clear_error(db: None, motion_video: Path) -> None:
     with pytest.raises(CommandError, match="no camera 'nope'"):
         analyze(str(motion_video), "--camera", "nope")
+
+
+def test_objects_lists_the_person_in_an_event_and_nothing_for_a_cup(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data"
+    person = cv2.resize(cv2.imread(str(data / "camera.jpg")), (220, 220))
+    cup = cv2.resize(cv2.imread(str(data / "coffee.jpg")), (300, 200))
+    walking = write_sprite_video(tmp_path / "person.mp4", person, 7, (2, 5))
+    crossing = write_sprite_video(tmp_path / "cup.mp4", cup, 7, (2, 5))
+
+    [event] = json.loads(analyze(str(walking), "--objects", "--json"))
+    assert set(event) == {"start", "end", "area", "objects"}
+    assert set(event["objects"]) == {"person"} and event["objects"]["person"] > 0.8
+    [event] = json.loads(analyze(str(crossing), "--objects", "--json"))
+    assert event["objects"] == {}
+    assert "person" in analyze(str(walking), "--objects")  # the table names it too
+
+
+def test_objects_with_a_pool_of_workers_finds_what_one_finds(tmp_path: Path) -> None:
+    person = cv2.resize(cv2.imread(str(Path(__file__).parent / "data" / "camera.jpg")), (220, 220))
+    walking = write_sprite_video(tmp_path / "person.mp4", person, 7, (2, 5))
+    [alone] = json.loads(analyze(str(walking), "--objects", "--json"))
+    [pooled] = json.loads(analyze(str(walking), "--objects", "--workers", "2", "--json"))
+    assert pooled == alone and set(pooled["objects"]) == {"person"}
+    with pytest.raises(CommandError, match="--workers"):
+        analyze(str(walking), "--objects", "--workers", "0")

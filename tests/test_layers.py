@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 
 # Lower layers first; an app may import only from the apps before it.
 LAYERS = [
-    "accounts", "cameras", "recordings", "events", "dashboard", "notifications", "api",
+    "accounts", "cameras", "recordings", "events", "objects", "dashboard", "notifications", "api",
     "capture", "surveillance",
 ]  # fmt: skip
 

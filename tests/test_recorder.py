@@ -110,7 +110,7 @@ def test_a_refused_event_row_is_no_event_and_the_next_motion_gets_its_own(yard: 
 
 def test_the_time_is_stamped_once_on_a_dark_label(yard: Camera) -> None:
     picture = np.full((240, 320, 3), (0, 200, 0), np.uint8)
-    out = annotate(picture, QUIET, T0)
+    out = annotate(picture, QUIET.boxes, T0)
     changed = np.nonzero((out != picture).any(axis=2))
     text = "2027-01-15 08:00:00"  # as long as any stamp
     (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)

@@ -164,6 +164,17 @@ def test_it_runs_the_notifier_and_restarts_it_when_it_dies(surveillance: Running
     wait_until(lambda: notifiers() and notifiers() != [first], 15, "a new notifier")
 
 
+def test_it_runs_one_object_detector_and_restarts_it_when_it_dies(surveillance: Running) -> None:
+    def detectors() -> list[int]:
+        return named(surveillance, "detector")
+
+    (first,) = wait_until(detectors, 10, "the object detector")
+    server = table(surveillance.data_dir)["fork server"]
+    assert first in children_of(server)  # forked, as the workers are: OpenCV shared
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: detectors() and detectors() != [first], 15, "a new object detector")
+
+
 def test_it_prunes_events_past_their_cameras_keep_days(surveillance: Running) -> None:
     def events() -> str:
         return manage(
@@ -210,7 +221,8 @@ def test_workers_are_forks_of_the_fork_server_and_processes_shows_what_each_take
 
     report = json.loads(manage(surveillance.env, "processes", "--json"))
 
-    expected = {"supervisor", "fork server", "redis", "web", "notifier", "worker cam-a"}
+    expected = {"supervisor", "fork server", "redis", "web", "notifier", "detector",
+                "worker cam-a"}  # fmt: skip
     assert expected <= set(report), report
     assert report["worker cam-a"]["pid"] == worker
     for name, row in report.items():
@@ -308,7 +320,7 @@ def test_sigterm_stops_every_child_and_removes_the_redis_socket(surveillance: Ru
     process = surveillance.process
     wait_until(lambda: workers_of(surveillance, "cam-a"), 10, "the worker of cam-a")
     children = descendants_of(process.pid)
-    assert len(children) >= 5  # redis, web, the fork server, the notifier, cam-a
+    assert len(children) >= 6  # redis, web, the fork server, the notifier, the detector, cam-a
 
     process.send_signal(signal.SIGTERM)
 

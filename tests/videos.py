@@ -97,3 +97,27 @@ def frames_in(path: Path) -> int:
             except (StopIteration, av.FFmpegError):
                 return count
             count += 1
+
+
+def write_sprite_video(path: Path, sprite: np.ndarray, seconds: float,
+                       moving: tuple[float, float], fps: int = 15,
+                       size: tuple[int, int] = (640, 480)) -> Path:  # fmt: skip
+    """An H.264 MP4 of a still scene that a picture (`sprite`, BGR) crosses from left to right
+    between the `moving` times: a person walking by, when the picture is of one."""
+    background, rng = scene(*size), np.random.default_rng(7)
+    width, height = size
+    tall, wide = sprite.shape[:2]
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"preset": "veryfast", "bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.codec_context.gop_size = fps
+        for index in range(round(seconds * fps)):
+            t = index / fps
+            image = frame_at(background, t, None, rng)
+            if moving[0] <= t <= moving[1]:
+                x = int((t - moving[0]) / (moving[1] - moving[0]) * (width - wide))
+                y = (height - tall) // 2
+                image[y : y + tall, x : x + wide] = sprite
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, "bgr24")))
+        out.mux(stream.encode())
+    return path

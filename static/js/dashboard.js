@@ -17,12 +17,15 @@
   const recentList = document.getElementById("recent-events");
   const onlyCamera = root.dataset.onlyCamera || null; // a camera's own page
   const seen = new Set(); // event ids already shown, so a repeat (or catch-up) never shows twice
+  const listed = new Set(); // event ids in the recent strip (a quiet event is listed, not shown)
   const toasts = new Map(); // event id -> toast element still on screen
   const ongoing = new Map(); // event id -> camera slug, while motion lasts
   // The newest server time heard of: on every (re)connect the server sends what came after.
   let since = root.dataset.now;
   // Events the page was rendered with, or that a catch-up repeats: not new, so no alert.
   (root.dataset.knownEvents || "").split(",").filter(Boolean).forEach((id) => seen.add(id));
+  // ... and quiet ones it lists, which alert only if an object is found in them.
+  (root.dataset.quietEvents || "").split(",").filter(Boolean).forEach((id) => listed.add(id));
 
   // A session that ended (a logout in another tab, an expired session, a disabled account)
   // gets every socket and request refused, and reconnecting would be refused for ever. The page
@@ -226,7 +229,7 @@
 
   function notify(event) {
     if (pushOn || !notifyOn || !document.hidden || Notification.permission !== "granted") return;
-    const note = new Notification("Motion: " + (event.camera_name || event.camera), {
+    const note = new Notification(whatMoved(event) + ": " + (event.camera_name || event.camera), {
       body: new Date(event.started_at).toLocaleTimeString(),
       icon: event.snapshot_url || undefined,
       tag: "event-" + event.id,
@@ -257,6 +260,7 @@
       thumb.remove();
     }
     toast.querySelector(".toast-camera").textContent = event.camera_name || event.camera;
+    toast.querySelector(".toast-what").textContent = whatMoved(event);
     const time = toast.querySelector(".toast-text time");
     time.dateTime = event.started_at;
     time.textContent = new Date(event.started_at).toLocaleTimeString();
@@ -266,6 +270,14 @@
     while (toastBox.children.length >= MAX_TOASTS) removeToast(toastBox.firstElementChild);
     toastBox.append(toast);
     toasts.set(toast.dataset.eventId, toast);
+  }
+
+  // "Person" when the object detector found one, else "Motion".
+  function whatMoved(event) {
+    const labels = Object.keys(event.objects || {});
+    if (!labels.length) return "Motion";
+    const words = labels.join(", ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
   }
 
   function endToast(event) {
@@ -329,16 +341,22 @@
     if (!event || event.id === undefined) return;
     const id = String(event.id);
     heard(event.ended_at || event.started_at);
-    if (type === "motion.start") {
+    if (type === "motion.start" || type === "motion.update") {
       if (!event.ended_at) ongoing.set(id, event.camera);
-      if (!seen.has(id)) {
-        seen.add(id);
-        showToast(event);
+      if (!seen.has(id) && !listed.has(id)) {
+        listed.add(id);
         addRecent(event);
         bumpActivity(event.camera);
+      }
+      // A quiet event (its camera alerts only on objects, none found yet) raises nothing; the
+      // motion.update that finds one raises it then.
+      if (!seen.has(id) && event.alert !== false) {
+        seen.add(id);
+        showToast(event);
         setUnseen(unseen + 1);
         if (soundOn) beep();
         notify(event);
+        endToast(event);
       }
     } else {
       ongoing.delete(id);
@@ -515,7 +533,7 @@
     } catch (err) {
       return;
     }
-    if (msg.type === "motion.start" || msg.type === "motion.end") onMotion(msg.type, msg.event);
+    if (msg.type.startsWith("motion.")) onMotion(msg.type, msg.event);
     else if (msg.type === "camera.status") onStatus(msg);
   }
 

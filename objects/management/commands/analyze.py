@@ -5,6 +5,8 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+from django.conf import settings as django_settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cameras.analysis import FoundEvent, VideoAnalysis
@@ -12,6 +14,9 @@ from cameras.models import Camera
 from cameras.motion.segments import EventRules
 from cameras.motion.settings import DetectorSettings
 from cameras.sources import SourceError
+from objects.analysis import ObjectAnalysis
+from objects.detector import Detector
+from objects.model import GRAPH, bundled_model
 
 
 class ProgressBar:
@@ -37,7 +42,10 @@ class ProgressBar:
 
 
 class Command(BaseCommand):
-    help = "Run motion detection over a video file as fast as possible and list the events found."
+    help = (
+        "Run motion detection over a video file as fast as possible and list the events found; "
+        "with --objects, what the object detector finds in each."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("video")
@@ -45,21 +53,47 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="print one JSON list on stdout"
         )
+        parser.add_argument(
+            "--objects", action="store_true", help="look for objects (people) in each event"
+        )
+        parser.add_argument(
+            "--workers", type=int, default=1, metavar="N",
+            help="with --objects: detector processes (default 1, in this one)",
+        )  # fmt: skip
 
-    def handle(self, video: str, camera: str | None, as_json: bool, **options: object) -> None:
+    def handle(
+        self, video: str, camera: str | None, as_json: bool, objects: bool, workers: int,
+        **options: object,
+    ) -> None:  # fmt: skip
         settings, rules = self.settings_for(camera)
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        finder = self.object_analysis(workers) if objects else None
         bar = ProgressBar(Path(video).name) if sys.stderr.isatty() else None
         try:
-            events = VideoAnalysis(settings, rules).run(video, progress=bar)
+            analysis = VideoAnalysis(settings, rules, finder.on_peak if finder else None)
+            events = analysis.run(video, progress=bar)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         finally:
             if bar is not None:
                 bar.finish()
+        if finder is not None:
+            finder.finish()
+            for index, event in enumerate(events):
+                event.objects = finder.objects_of(index)
         if as_json:
             self.stdout.write(json.dumps([event.to_dict() for event in events]))
         else:
             self.print_table(events)
+
+    def object_analysis(self, workers: int) -> ObjectAnalysis:
+        if not django_settings.OBJECT_DETECTION:
+            raise CommandError("object detection is off (SURVEILLANCE_OBJECT_MODEL=off)")
+        if workers > 1:
+            return ObjectAnalysis(None, workers)
+        cv2.setNumThreads(1)  # as the detector process runs it: the numbers are comparable
+        return ObjectAnalysis(Detector(bundled_model(), GRAPH))
 
     def settings_for(self, slug: str | None) -> tuple[DetectorSettings, EventRules]:
         if slug is None:
@@ -73,5 +107,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(events)} motion event(s)")
         for number, event in enumerate(events, 1):
             length = event.end - event.start
+            found = ", ".join(
+                f"{label} {score:.0%}" for label, score in (event.objects or {}).items()
+            )
             self.stdout.write(f"{number:3}  {event.start:8.2f} s to {event.end:8.2f} s  "
-                              f"({length:6.2f} s)  peak area {event.area:.1%}")  # fmt: skip
+                              f"({length:6.2f} s)  peak area {event.area:.1%}"
+                              f"{'  ' + found if found else ''}")  # fmt: skip

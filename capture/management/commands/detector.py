@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import signal
+
+import cv2
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from capture.bus import Bus
+from objects.detector import Detector
+from objects.model import GRAPH, bundled_model
+from objects.queue import JobQueue
+from objects.service import DetectorService
+
+
+class Command(BaseCommand):
+    help = "Run the object detector for every camera's motion (runsurveillance starts it)."
+
+    def handle(self, **options: object) -> None:
+        if not settings.OBJECT_DETECTION:
+            raise CommandError("object detection is off (SURVEILLANCE_OBJECT_MODEL=off)")
+        # One thread: it shares two cores with every camera's loop, and a job is one 300x300
+        # input, which OpenCV's pool would split into wake-ups more than into speed.
+        cv2.setNumThreads(1)
+        bus = Bus()
+        service = DetectorService(Detector(bundled_model(), GRAPH), JobQueue(), bus.publish)
+        signal.signal(signal.SIGTERM, service.stop)
+        signal.signal(signal.SIGINT, service.stop)
+        bus.start()
+        try:
+            service.run()
+        finally:
+            bus.stop()

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ObjectsConfig(AppConfig):
+    name = "objects"
+
+    def ready(self) -> None:
+        from objects import checks  # noqa: F401  (registers the system checks)
