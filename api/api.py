@@ -1,6 +1,7 @@
 """The JSON API: /api/cameras/, /api/events/, /api/events/<id>/, its OpenAPI 3 schema at
 /api/schema/ and readable docs at /api/docs/ (Swagger UI from django-ninja's own static files,
-no CDN). Session or API token (accounts/auth.py), read only; every payload is the model's
+no CDN). Session or API token (accounts/auth.py), read only but for a camera's notify switch
+(PUT /api/cameras/<slug>/armed/, session and CSRF token only); every payload is the model's
 to_dict(), as the websocket sends it.
 
 and a camera's recorded spans at /api/cameras/<slug>/recordings/.
@@ -13,6 +14,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -56,7 +58,7 @@ api = NinjaAPI(
     version="1",
     description="Cameras and motion events. Authenticate with your session, or an API token "
     "(the Tokens page): `Authorization: Bearer TOKEN`, or HTTP Basic with your username and the "
-    "token. Read only.",
+    "token. Read only, but for the notify switch (PUT, with your session and its CSRF token).",
     openapi_url="/schema/",
     docs=Swagger(settings={"validatorUrl": None}),  # the default asks swagger.io about the schema
     docs_url="/docs/",
@@ -106,6 +108,30 @@ def cameras(request: HttpRequest, response: HttpResponse) -> list[dict]:
     """The cameras you may view, with their status and their stream and snapshot URLs."""
     _private(response)
     return [camera.to_dict() for camera in Camera.objects.visible_to(request.user)]
+
+
+class ArmedIn(Schema):
+    armed: bool = Field(description="true: its events notify; false: recorded, not told")
+
+
+@api.put(
+    "/cameras/{slug}/armed/",
+    response={200: CameraOut, 400: Problem, 404: Problem, **REFUSALS},
+    summary="Arm or disarm a camera's notifications",
+)
+def camera_armed(request: HttpRequest, response: HttpResponse, slug: str, body: ArmedIn) -> dict:
+    """Whoever may view a camera may (as on the dashboard): with your session and its CSRF token
+    (`X-CSRFToken`), not with an API token, which only reads. Events are recorded either way."""
+    _private(response)
+    if CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None:
+        raise Refused(403, "This needs the page's CSRF token (X-CSRFToken).\n")
+    camera = Camera.objects.filter(slug=slug).first()
+    if camera is None:
+        return Status(404, {"detail": "no such camera"})
+    if not Camera.objects.visible_to(request.user).filter(pk=camera.pk).exists():
+        return Status(403, {"detail": "not one of your cameras"})
+    camera.set_armed(body.armed)
+    return camera.to_dict()
 
 
 @api.get("/events/", response={200: EventPage, 400: Problem, **REFUSALS}, summary="Events")

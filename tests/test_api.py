@@ -218,7 +218,7 @@ def test_the_api_holds_to_its_schema_and_shows_nothing_else(
         f"{fuzzed['url']}/api/schema/", headers=fuzzed["headers"]
     )
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 4  # cameras, events, an event, a camera's recordings
+    assert len(operations) == 5  # cameras, events, an event, a camera's recordings, its switch
 
     for operation in operations:
 
@@ -263,3 +263,31 @@ def test_events_with_video_carry_its_url_and_a_camera_lists_its_recorded_spans(
     assert span["start"] == T0.isoformat() and span["end"] == (T0 + 2 * MINUTE).isoformat()
     assert span["url"].startswith("/cameras/front-door/clip.mp4?start=")
     assert httpx.get(url, headers=bearer(member)).status_code == 403
+
+
+def test_the_notify_switch_is_set_with_a_session_and_its_csrf_token_never_with_a_token(
+    member: User, front_door: Camera, garage: Camera
+) -> None:
+    front_door.viewers.add(member)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(member)
+    browser.get("/")  # the page that gives the CSRF cookie
+    csrf = {"X-CSRFToken": browser.cookies["csrftoken"].value}
+
+    def put(client: Client, slug: str, armed: bool, **headers: str) -> object:
+        return client.put(f"/api/cameras/{slug}/armed/", {"armed": armed},
+                          content_type="application/json", headers=headers)  # fmt: skip
+
+    answer = put(browser, "front-door", False, **csrf)
+    assert answer.status_code == 200 and answer.json()["armed"] is False
+    front_door.refresh_from_db()
+    assert front_door.armed is False
+    assert put(browser, "front-door", True).status_code == 403  # no CSRF token: a forged request
+    assert put(browser, "garage", False, **csrf).status_code == 403  # not a camera of theirs
+    assert put(browser, "attic", False, **csrf).status_code == 404
+    token = ApiToken.issue(member, "read only")[1]
+    refused = put(Client(), "front-door", True, Authorization=f"Bearer {token}")
+    assert refused.status_code == 403 and b"only read" in refused.content
+    front_door.refresh_from_db()
+    garage.refresh_from_db()
+    assert front_door.armed is False and garage.armed is True
