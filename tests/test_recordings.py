@@ -5,6 +5,7 @@ they came (checked with ffprobe, packet by packet)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
 from cameras.models import Camera
 from cameras.sources.demux import FileSource
@@ -149,6 +151,21 @@ def test_continuous_recording_cuts_segments_at_keyframes_and_marks_the_events(
     source, exported = packet_hashes(two_minutes), packet_hashes(span)
     start = source.index(exported[0])
     assert exported == source[start : start + len(exported)]
+
+    # The same from the shell: manage.py export, and a clear error for a span with no video.
+    out = Path(settings.MEDIA_ROOT) / "exported.mp4"
+    begin, end = (
+        event.started_at - dt.timedelta(seconds=5),
+        event.ended_at + dt.timedelta(seconds=5),
+    )
+    call_command(
+        "export", "drive", begin.isoformat(), end.isoformat(), str(out), stdout=io.StringIO()
+    )
+    assert packet_hashes(out) == exported
+    later = segments[-1].ended_at + dt.timedelta(hours=1)
+    with pytest.raises(CommandError, match="recorded nothing"):
+        call_command("export", "drive", later.isoformat(),
+                     (later + dt.timedelta(minutes=1)).isoformat(), str(out))  # fmt: skip
 
 
 def test_a_span_that_was_not_recorded_is_nothing(db: None, yard: Camera) -> None:
