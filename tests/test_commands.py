@@ -187,3 +187,12 @@ def test_a_sub_stream_with_a_password_of_its_own_is_refused_not_dropped(db: None
     call_command("addcamera", "yard", "rtsp://192.0.2.5/main",
                  "--detect-source", "rtsp://admin:only-sub@192.0.2.5/sub")  # fmt: skip
     assert Camera.objects.get(slug="yard").password == "only-sub"  # the camera's one password
+
+
+def test_addcamera_sets_what_is_recorded(db: None) -> None:
+    call_command("addcamera", "drive", "demo", "--record", "continuous", stdout=StringIO())
+    call_command("addcamera", "porch", "demo", stdout=StringIO())
+    assert Camera.objects.get(slug="drive").record == Camera.Record.CONTINUOUS
+    assert Camera.objects.get(slug="porch").record == Camera.Record.EVENTS  # the default
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("addcamera", "yard", "demo", "--record", "always")
