@@ -99,6 +99,15 @@ def test_notify_subscribes_this_browser_and_a_push_shows_a_notification(
     page.reload()
     scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
     assert scope == f"{base}/"  # /sw.js, registered for real, for the whole site
+    # Installable: the page's manifest, and the icon it names.
+    kind, manifest, icon = page.evaluate("""async () => {
+      const answer = await fetch(document.querySelector("link[rel=manifest]").href);
+      const manifest = await answer.json();
+      const icon = await fetch(manifest.icons[0].src);
+      return [answer.headers.get("content-type"), manifest, icon.status];
+    }""")
+    assert kind == "application/manifest+json" and icon == 200
+    assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
 
     notify = page.locator("#notify-toggle")
     expect(notify).to_have_text("Notify off")
