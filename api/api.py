@@ -110,28 +110,43 @@ def cameras(request: HttpRequest, response: HttpResponse) -> list[dict]:
     return [camera.to_dict() for camera in Camera.objects.visible_to(request.user)]
 
 
-class ArmedIn(Schema):
+class Armed(Schema):
     armed: bool = Field(description="true: its events notify; false: recorded, not told")
 
 
-@api.put(
-    "/cameras/{slug}/armed/",
-    response={200: CameraOut, 400: Problem, 404: Problem, **REFUSALS},
-    summary="Arm or disarm a camera's notifications",
-)
-def camera_armed(request: HttpRequest, response: HttpResponse, slug: str, body: ArmedIn) -> dict:
-    """Whoever may view a camera may (as on the dashboard): with your session and its CSRF token
-    (`X-CSRFToken`), not with an API token, which only reads. Events are recorded either way."""
-    _private(response)
-    if CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None:
-        raise Refused(403, "This needs the page's CSRF token (X-CSRFToken).\n")
+def viewed_camera(request: HttpRequest, slug: str) -> Camera | Status:
     camera = Camera.objects.filter(slug=slug).first()
     if camera is None:
         return Status(404, {"detail": "no such camera"})
     if not Camera.objects.visible_to(request.user).filter(pk=camera.pk).exists():
         return Status(403, {"detail": "not one of your cameras"})
+    return camera
+
+
+ARMED = {200: Armed, 400: Problem, 404: Problem, **REFUSALS}
+
+
+@api.get("/cameras/{slug}/armed/", response=ARMED, summary="Whether a camera notifies")
+def camera_armed(request: HttpRequest, response: HttpResponse, slug: str) -> dict | Status:
+    _private(response)
+    camera = viewed_camera(request, slug)
+    return camera if isinstance(camera, Status) else {"armed": camera.armed}
+
+
+@api.put("/cameras/{slug}/armed/", response=ARMED, summary="Arm or disarm a camera's notifications")
+def set_camera_armed(
+    request: HttpRequest, response: HttpResponse, slug: str, body: Armed
+) -> dict | Status:
+    """Whoever may view a camera may (as on the dashboard): with your session and its CSRF token
+    (`X-CSRFToken`), not with an API token, which only reads. Events are recorded either way."""
+    _private(response)
+    if CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None:
+        raise Refused(403, "This needs the page's CSRF token (X-CSRFToken).\n")
+    camera = viewed_camera(request, slug)
+    if isinstance(camera, Status):
+        return camera
     camera.set_armed(body.armed)
-    return camera.to_dict()
+    return {"armed": camera.armed}
 
 
 @api.get("/events/", response={200: EventPage, 400: Problem, **REFUSALS}, summary="Events")

@@ -218,7 +218,7 @@ def test_the_api_holds_to_its_schema_and_shows_nothing_else(
         f"{fuzzed['url']}/api/schema/", headers=fuzzed["headers"]
     )
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 5  # cameras, events, an event, a camera's recordings, its switch
+    assert len(operations) == 6  # cameras, events, an event, recordings, the switch read and set
 
     for operation in operations:
 
@@ -279,7 +279,7 @@ def test_the_notify_switch_is_set_with_a_session_and_its_csrf_token_never_with_a
                           content_type="application/json", headers=headers)  # fmt: skip
 
     answer = put(browser, "front-door", False, **csrf)
-    assert answer.status_code == 200 and answer.json()["armed"] is False
+    assert answer.status_code == 200 and answer.json() == {"armed": False}
     front_door.refresh_from_db()
     assert front_door.armed is False
     assert put(browser, "front-door", True).status_code == 403  # no CSRF token: a forged request
@@ -291,3 +291,7 @@ def test_the_notify_switch_is_set_with_a_session_and_its_csrf_token_never_with_a
     front_door.refresh_from_db()
     garage.refresh_from_db()
     assert front_door.armed is False and garage.armed is True
+    read = Client().get(
+        "/api/cameras/front-door/armed/", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert read.status_code == 200 and read.json() == {"armed": False}  # a token reads it

@@ -177,7 +177,9 @@ def test_stalled_viewer_holds_little_memory_and_others_lose_no_frames(
         # Without backpressure the server keeps every frame: ~15 x 30 KB a second here.
         assert grown < 2 * 1024 * 1024, f"web process grew {grown / 1e6:.1f} MB"
         received = reader.captured_since(since)
-        assert len(received) >= 0.9 * FPS * (received[-1] - since)
+        # The camera's own rate dips on a loaded machine (both CI suites at once): 80 %, and
+        # never a gap that a viewer held up behind the stalled one would show.
+        assert len(received) >= 0.8 * FPS * (received[-1] - since)
         assert max(b - a for a, b in itertools.pairwise(received)) < 0.5
     finally:
         stalled.close()

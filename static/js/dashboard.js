@@ -42,8 +42,11 @@
     }
   }
 
+  let leaving = false; // both sockets close at once: one reload, not two
   async function toLoginIfSessionEnded() {
-    if (await sessionEnded()) location.reload();
+    if (leaving || !(await sessionEnded()) || leaving) return;
+    leaving = true;
+    location.reload();
   }
 
   function tileFor(slug) {
