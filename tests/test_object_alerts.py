@@ -89,6 +89,15 @@ def test_a_camera_alerts_on_any_motion_by_default_and_on_its_objects_when_set(
     assert porch.wants_alert({"car": 0.99}) is False
 
 
+def moving_in_front_of(camera: Camera, published: Published) -> EventRecorder:
+    """A recorder of the camera whose first frame moves: its event has started."""
+    recorder = EventRecorder(camera, published)
+    image = np.zeros((240, 320, 3), np.uint8)
+    moving = Detection(boxes=[(0.1, 0.1, 0.3, 0.3)], area=0.09)
+    recorder.update(Frame(image=image, captured_at=1_800_000_000.0), moving)
+    return recorder
+
+
 @override_settings(OBJECT_DETECTION=False)
 def test_without_a_detector_every_camera_alerts_on_any_motion(porch: Camera) -> None:
     assert porch.wants_alert({}) is True
@@ -98,10 +107,7 @@ def test_a_camera_for_people_stores_motion_quiet_and_alerts_when_a_person_is_fou
     porch: Camera,
 ) -> None:
     published = Published()
-    recorder = EventRecorder(porch, published)
-    image = np.zeros((240, 320, 3), np.uint8)
-    moving = Detection(boxes=[(0.1, 0.1, 0.3, 0.3)], area=0.09)
-    recorder.update(Frame(image=image, captured_at=1_800_000_000.0), moving)
+    recorder = moving_in_front_of(porch, published)
 
     event = MotionEvent.objects.get()
     assert event.quiet and not Alert.objects.exists()  # stored, but no alert yet
@@ -125,10 +131,7 @@ def test_a_camera_for_any_motion_tells_people_at_the_start_and_only_describes_af
     door: Camera,
 ) -> None:
     published = Published()
-    recorder = EventRecorder(door, published)
-    image = np.zeros((240, 320, 3), np.uint8)
-    moving = Detection(boxes=[(0.1, 0.1, 0.3, 0.3)], area=0.09)
-    recorder.update(Frame(image=image, captured_at=1_800_000_000.0), moving)
+    moving_in_front_of(door, published)
     MotionEvent.objects.get().add_found(PERSON, published)
 
     start, update = Alert.objects.order_by("pk")
