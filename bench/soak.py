@@ -41,32 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.client_process import ClientProcess
 from bench.install import PASSWORD, USERNAME, fresh_postgres, install
 from bench.proc import cpu_seconds, load_average, rss_mb
-from bench.soak_report import (
-    CAMERAS,
-    END_AFTER,
-    LOGS,
-    LOOP,
-    MOTION,
-    SAMPLE_EVERY,
-    SOCKETS,
-    VIEWERS,
-    Run,
-    connected_at,
-    describe,
-    report,
-)  # fmt: skip
+from bench.soak_report import CAMERAS, END_AFTER, LOGS, LOOP, MOTION, SAMPLE_EVERY, SOCKETS
+from bench.soak_report import VIEWERS, Run, connected_at, describe, report
 from bench.tables import publish
-from tests.harness import (
-    REPO,
-    free_port,
-    session_cookie,
-    setup_django,
-    start_redis,
-    start_web_server,
-    start_worker,
-    stop_process,
-    tail,
-)  # fmt: skip
+from tests.harness import REPO, free_port, session_cookie, setup_django, start_redis
+from tests.harness import start_web_server, start_worker, stop_process, tail
 
 CLIENT = REPO / "bench" / "soak_clients.py"
 MAX_CLIENTS = 4  # viewer processes: the machine has two cores, the clients must stay cheap
