@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
+from django.conf import settings
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -30,7 +31,6 @@ from notifications.models import Delivery
 
 logger = logging.getLogger(__name__)
 
-KEEPALIVE = 30  # seconds; the broker publishes our last will this long after we vanish
 STATE_EVERY = 2.0  # seconds between looks at the cameras' state
 
 
@@ -139,7 +139,8 @@ class MqttLane(Lane):
         return client
 
     def start(self) -> None:
-        self.client.connect_async(self.server.host, self.server.port, keepalive=KEEPALIVE)
+        server, keepalive = self.server, settings.MQTT_KEEPALIVE
+        self.client.connect_async(server.host, server.port, keepalive=keepalive)
         self.client.loop_start()
         super().start()
 

@@ -298,6 +298,9 @@ MQTT_URL = env("SURVEILLANCE_MQTT_URL")  # mqtt://[user:pass@]host[:port] or mqt
 MQTT_TOPIC = env("SURVEILLANCE_MQTT_TOPIC", "surveillance").strip("/") or "surveillance"
 MQTT_DISCOVERY = env("SURVEILLANCE_MQTT_DISCOVERY", "homeassistant").strip("/")  # "": off
 MQTT_SNAPSHOTS = env_bool("SURVEILLANCE_MQTT_SNAPSHOTS", True)
+# Seconds between the notifier's pings to the broker. A notifier that vanishes without a word
+# (power cut, frozen machine) is marked offline by its last will 1.5 times this later.
+MQTT_KEEPALIVE = max(1, int(env("SURVEILLANCE_MQTT_KEEPALIVE", "30")))
 EMAIL_URL = env("SURVEILLANCE_EMAIL_URL")  # smtp://[user:pass@]host[:port] or smtps://
 EMAIL_FROM = env("SURVEILLANCE_EMAIL_FROM", "surveillance@localhost")
 # Seconds before a failed delivery's first retry; each retry waits twice as long (≤ 15 min),

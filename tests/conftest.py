@@ -253,7 +253,12 @@ def browser(transactional_db: None) -> Iterator[Browser]:
 
 
 def logged_in_page(browser: Browser, base_url: str, username: str, **options: object) -> Page:
-    page = browser.new_page(base_url=base_url, **options)
+    """A page of its own context (closing the page closes it); with `own_context=False`, a page
+    of a context that outlives it (closed by the caller), as when a browser keeps running."""
+    if options.pop("own_context", True):
+        page = browser.new_page(base_url=base_url, **options)
+    else:
+        page = browser.new_context(base_url=base_url, **options).new_page()
     page.goto("/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)

@@ -1,6 +1,6 @@
-"""What keeps notifications honest at the edges: the MQTT last will, snapshots turned off,
-webhook redirects not followed, the 6-hour give-up, the admin's "Try again now", the webhook
-connection pinned to the checked address, and mqtts://.
+"""What keeps notifications honest at the edges: the MQTT last will (on a kill, and after a
+silent disappearance), snapshots turned off, webhook redirects not followed, the 6-hour give-up,
+the admin's "Try again now", the webhook connection pinned to the checked address, and mqtts://.
 
 Webhook deliveries are driven here through the lane's own step, in this process, against real
 HTTP servers on 127.0.0.1; MQTT runs the notifier subprocess against the suite's Mosquitto."""
@@ -92,6 +92,24 @@ def test_a_notifier_that_dies_is_marked_offline_by_the_broker(
     assert notify_parts.retained(broker, "surveillance/available") == {
         "surveillance/available": b"offline"
     }  # retained: a Home Assistant that starts later sees it too
+    listener.close()
+
+
+def test_a_notifier_that_vanishes_silently_is_marked_offline_after_its_keepalive(
+    broker: Broker, start_notifier: Callable[..., subprocess.Popen]
+) -> None:
+    """A frozen machine or a cut cable closes no connection: the broker notices the missing
+    pings after 1.5 keep-alives and publishes the will; a notifier that wakes says online."""
+    listener = Listener(broker, "surveillance/available")
+    notifier = start_notifier(SURVEILLANCE_MQTT_URL=broker.url, SURVEILLANCE_MQTT_KEEPALIVE="2")
+    wait_until(lambda: listener.last("surveillance/available") == b"online", 10, "online")
+    notifier.send_signal(signal.SIGSTOP)  # alive, connected, and silent
+    try:
+        wait_until(lambda: listener.last("surveillance/available") == b"offline", 10, "the will")
+        assert notifier.poll() is None  # the broker decided, not a closed socket
+    finally:
+        notifier.send_signal(signal.SIGCONT)
+    wait_until(lambda: listener.last("surveillance/available") == b"online", 15, "online again")
     listener.close()
 
 

@@ -86,17 +86,45 @@ def registration_id(page: Page, cdp: object, scope: str) -> str:
     raise AssertionError(f"no service worker registration for {scope}")
 
 
+def subscribed_page(
+    browser: Browser, base: str, keys: BrowserKeys, service: PushService, **options: object
+) -> Page:
+    """A member's dashboard whose "Notify" has been clicked: the site holds this browser."""
+    page = logged_in_page(browser, base, "member", **options)
+    page.context.grant_permissions(["notifications"], origin=base)
+    subscription = json.dumps(keys.subscription(service.endpoint))
+    page.add_init_script(f"const SUBSCRIPTION = {subscription};" + SUBSCRIBE_STAND_IN)
+    page.reload()
+    notify = page.locator("#notify-toggle")
+    expect(notify).to_have_text("Notify off")
+    notify.click()
+    expect(notify).to_have_text("Notify on")
+    assert page.evaluate("() => window.subscribedWith") == application_server_key()
+    stored = outside_the_browser_loop(lambda: list(PushSubscription.objects.values("endpoint")))
+    assert stored == [{"endpoint": service.endpoint}]
+    return page
+
+
+def wait_for_notifications(page: Page) -> list[str]:
+    for _ in range(100):
+        if shown := notifications_shown(page):
+            return shown
+        page.wait_for_timeout(50)
+    return []
+
+
+def deliver(cdp: object, base: str, registration: str, push: dict) -> None:
+    cdp.send("ServiceWorker.deliverPushMessage",
+             {"origin": base, "registrationId": registration, "data": json.dumps(push)})  # fmt: skip
+
+
 def test_notify_subscribes_this_browser_and_a_push_shows_a_notification(
     push_site: LiveServer, porch: Camera, start_notifier: Callable, browser: Browser
 ) -> None:
     base = push_site.url
     keys = BrowserKeys()
     service = PushService(keys, application_server_key())
-    page = logged_in_page(browser, base, "member")
-    page.context.grant_permissions(["notifications"], origin=base)
-    subscription = json.dumps(keys.subscription(service.endpoint))
-    page.add_init_script(f"const SUBSCRIPTION = {subscription};" + SUBSCRIBE_STAND_IN)
-    page.reload()
+    page = subscribed_page(browser, base, keys, service)
     scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
     assert scope == f"{base}/"  # /sw.js, registered for real, for the whole site
     # Installable: the page's manifest, and the icon it names.
@@ -109,38 +137,74 @@ def test_notify_subscribes_this_browser_and_a_push_shows_a_notification(
     assert kind == "application/manifest+json" and icon == 200
     assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
 
-    notify = page.locator("#notify-toggle")
-    expect(notify).to_have_text("Notify off")
-    notify.click()
-    expect(notify).to_have_text("Notify on")
-    assert page.evaluate("() => window.subscribedWith") == application_server_key()
-    stored = outside_the_browser_loop(lambda: list(PushSubscription.objects.values("endpoint")))
-    assert stored == [{"endpoint": service.endpoint}]
-
     start_notifier(**LOCAL)
     event = outside_the_browser_loop(lambda: start_motion(porch))
     wait_until(lambda: service.pushes or service.refused, 10, "the push")
     assert service.refused == []
     cdp = page.context.new_cdp_session(page)
-    cdp.send("ServiceWorker.deliverPushMessage", {
-        "origin": base, "registrationId": registration_id(page, cdp, scope),
-        "data": json.dumps(service.pushes[0]),
-    })  # fmt: skip
-    for _ in range(100):
-        if notifications_shown(page):
-            break
-        page.wait_for_timeout(50)
-    assert notifications_shown(page) == ["Motion: Porch"]
+    deliver(cdp, base, registration_id(page, cdp, scope), service.pushes[0])
+    assert wait_for_notifications(page) == ["Motion: Porch"]
     tag = page.evaluate(
         "async () => (await (await navigator.serviceWorker.ready).getNotifications())[0].tag"
     )
     assert tag == f"event-{event.pk}"
 
+    notify = page.locator("#notify-toggle")
     notify.click()  # and off again: the site forgets this browser
     expect(notify).to_have_text("Notify off")
     assert outside_the_browser_loop(lambda: PushSubscription.objects.count()) == 0
     service.close()
     page.close()
+
+
+def test_a_push_is_shown_while_no_tab_of_the_site_is_open(
+    push_site: LiveServer, porch: Camera, start_notifier: Callable, browser: Browser
+) -> None:
+    """What pushes are for: the browser runs, the site's tab was closed, its service worker was
+    stopped; the push starts the worker, which shows the notification."""
+    base = push_site.url
+    keys = BrowserKeys()
+    service = PushService(keys, application_server_key())
+    page = subscribed_page(browser, base, keys, service, own_context=False)
+    context = page.context
+    scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
+    cdp = context.new_cdp_session(page)
+    registration = registration_id(page, cdp, scope)
+    cdp.detach()
+    page.close()
+    blank = context.new_page()  # about:blank, so that the browser keeps a window
+    cdp = context.new_cdp_session(blank)
+    states: list[str] = []
+    cdp.on("ServiceWorker.workerVersionUpdated",
+           lambda e: states.extend(v["runningStatus"] for v in e["versions"]))  # fmt: skip
+    cdp.send("ServiceWorker.enable")
+    cdp.send("ServiceWorker.stopAllWorkers")
+    for _ in range(100):
+        if states and states[-1] == "stopped":
+            break
+        blank.wait_for_timeout(50)
+    assert states[-1] == "stopped"
+    assert [p.url for p in context.pages] == ["about:blank"]
+
+    start_notifier(**LOCAL)
+    event = outside_the_browser_loop(lambda: start_motion(porch))
+    wait_until(lambda: service.pushes or service.refused, 10, "the push")
+    assert service.refused == []
+    stopped = len(states)
+    deliver(cdp, base, registration, service.pushes[0])
+    for _ in range(100):
+        if "running" in states[stopped:]:
+            break
+        blank.wait_for_timeout(50)
+    assert "running" in states[stopped:]  # the push woke the worker
+    blank.goto(f"{base}/")  # a tab opened afterwards finds what the worker showed
+    assert wait_for_notifications(blank) == ["Motion: Porch"]
+    tag = blank.evaluate(
+        "async () => (await (await navigator.serviceWorker.ready).getNotifications())[0].tag"
+    )
+    assert tag == f"event-{event.pk}"
+    service.close()
+    context.close()
 
 
 def test_where_the_page_is_not_a_secure_context_the_button_says_why(
