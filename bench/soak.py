@@ -41,20 +41,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.client_process import ClientProcess
 from bench.install import PASSWORD, USERNAME, fresh_postgres, install
 from bench.proc import cpu_seconds, load_average, rss_mb
-from bench.soak_report import CAMERAS, END_AFTER, LOGS, LOOP, MOTION, SAMPLE_EVERY, SOCKETS
-from bench.soak_report import VIEWERS, Run, connected_at, describe, report
+from bench.soak_report import (
+    CAMERAS,
+    END_AFTER,
+    LOGS,
+    LOOP,
+    MOTION,
+    SAMPLE_EVERY,
+    SOCKETS,
+    VIEWERS,
+    Run,
+    connected_at,
+    describe,
+    report,
+)
 from bench.tables import publish
-from tests.harness import REPO, free_port, session_cookie, setup_django, start_redis
-from tests.harness import start_web_server, start_worker, stop_process, tail
+from tests.harness import (
+    REPO,
+    free_port,
+    session_cookie,
+    setup_django,
+    start_redis,
+    start_web_server,
+    start_worker,
+    stop_process,
+    tail,
+)
 
 CLIENT = REPO / "bench" / "soak_clients.py"
 MAX_CLIENTS = 4  # viewer processes: the machine has two cores, the clients must stay cheap
 READY_TIMEOUT = 90.0  # a loaded machine can take a while to import Django and OpenCV
 CHECK_EVERY = 5.0  # seconds between liveness checks
 SETTLE = 3.0  # seconds for the stopped workers' last motion.end to reach the sockets
-
-
-# --- the servers ----------------------------------------------------------------------------------
 
 
 class Servers:
@@ -140,9 +158,6 @@ class Servers:
             stop_process(self.redis)
 
 
-# --- the run -------------------------------------------------------------------------------------
-
-
 def events_so_far() -> Counter:
     from django.db import connection
 
@@ -218,9 +233,6 @@ def finish(servers: Servers, run: Run) -> None:
     )
     run.events = list(rows)
     connection.close()
-
-
-# --- setting up -----------------------------------------------------------------------------------
 
 
 def make_scene(tmp: Path, env: dict[str, str]) -> Path:

@@ -114,8 +114,8 @@ def wait_for_notifications(page: Page) -> list[str]:
 
 
 def deliver(cdp: object, base: str, registration: str, push: dict) -> None:
-    cdp.send("ServiceWorker.deliverPushMessage",
-             {"origin": base, "registrationId": registration, "data": json.dumps(push)})  # fmt: skip
+    message = {"origin": base, "registrationId": registration, "data": json.dumps(push)}
+    cdp.send("ServiceWorker.deliverPushMessage", message)
 
 
 def test_notify_subscribes_this_browser_and_a_push_shows_a_notification(
