@@ -1,10 +1,12 @@
 """The streams bench/capture_cost.py measures, the camera serving each one, and the command lines
-of the two consumers that are not ours (the ffmpeg decode floor and the `motion` daemon)."""
+of the two consumers that are not ours (the ffmpeg decode floor and the `motion` daemon); and a
+camera serving a file over HTTP MPEG-TS (MpegTs), the sub-stream of bench/two_streams.py."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +127,23 @@ def motion_argv(stream: Stream, url: str, tmp: Path) -> list[str]:
         "picture_output off\nmovie_output off\nstream_port 0\nwebcontrol_port 0\n"
     )
     return ["motion", "-n", "-c", str(config)]
+
+
+class MpegTs:
+    """A camera serving `video` over HTTP MPEG-TS as it is (-c copy), to one client."""
+
+    def __init__(self, video: Path) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}/sub.ts"
+        self.video = video
+
+    def __enter__(self) -> MpegTs:
+        self.process = subprocess.Popen(
+            ["ffmpeg", "-loglevel", "error", "-re", "-i", str(self.video), "-an", "-c:v", "copy",
+             "-f", "mpegts", "-listen", "1", self.url], stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(0.5)  # ffmpeg opens its input before it listens
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.kill()  # it ignores SIGTERM while it waits for its client
+        self.process.wait()
