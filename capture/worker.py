@@ -74,7 +74,8 @@ def live_mime(source: Source | None) -> str:
 class CaptureWorker:
     status_every = 2.0  # seconds between status messages to dashboards
     save_status_every = 10.0  # ... and between writes of the health fields
-    hole_frames = 3.5  # a gap this many frame intervals long is frames lost, not jitter
+    hole_frames = 3.5  # a gap in arrivals this many frames long is frames lost, not jitter
+    stream_hole_frames = 1.5  # a gap in the camera's own timestamps: a frame is missing
 
     def __init__(
         self,
@@ -104,12 +105,14 @@ class CaptureWorker:
         self.next_detection = 0.0
         self.next_status = self.next_save = 0.0
         self.last_frame_at: float | None = None  # capture time of the newest frame
+        self.last_stream_time: float | None = None  # its time on the camera's clock, if known
         self.connected_at = 0.0  # frames missing before this are an outage, not drops
         self.corrupt_in_a_row = 0
         self.muxers: dict[str, LiveMuxer] = {}  # live MP4 by stream name, while watched
         # A camera with a sub-stream: it is `source` (detection, snapshots, tiles), and the main
         # stream is read on a thread of its own for the recorder and the full-size live view.
         self.main = MainStream(camera.slug, self.open_main) if camera.detect_source else None
+        self.main_lost = 0  # of the main stream's lost reads, those already counted as dropped
         self.main_source: DemuxSource | None = None  # the main stream, while it is connected
 
     def run(self) -> None:
@@ -204,6 +207,9 @@ class CaptureWorker:
                 self.describe_streams()
             else:
                 self.take_main_frame(item.frame)
+        lost = self.main.lost  # reads its thread had to drop while this loop was behind
+        self.camera.dropped_frames += lost - self.main_lost
+        self.main_lost = lost
 
     def take_main_frame(self, frame: Frame) -> None:
         if self.video is not None:
@@ -257,6 +263,7 @@ class CaptureWorker:
         logger.warning("%s: %s; reconnecting in %.0f s", self.camera.slug, reason, delay)
         self.source.close()
         self.source = None
+        self.last_stream_time = None  # the next frame may be on another clock (the main stream's)
         self.camera.reconnects += 1
         if self.main is not None and self.main_source is not None:
             self.main.decoding.set()  # detection goes on, on the main stream's pictures
@@ -271,9 +278,9 @@ class CaptureWorker:
         """Detect on some frames, publish to viewers if any: most frames are never decoded."""
         if self.video is not None and self.main is None:
             self.video.feed(frame)  # before detection, so that an event's clip has this frame
-        self.count_gap(frame.captured_at)
+        self.count_gap(frame)
         self.rate.tick(frame.captured_at)
-        self.last_frame_at = frame.captured_at
+        self.last_frame_at, self.last_stream_time = frame.captured_at, frame.stream_time
         if frame.captured_at >= self.next_detection:
             self.next_detection = frame.captured_at + self.detector.settings.interval
             self.detect(frame)
@@ -282,15 +289,24 @@ class CaptureWorker:
             names = ("sub",) if self.main is not None else ("main", "sub")
             self.publish_fragments(frame, names, self.source)
 
-    def count_gap(self, captured_at: float) -> None:
-        """Frames missing from a hole in the stream, at the rate measured so far. Network
-        streams arrive unevenly (two frames at once, then none), so only a hole of several
+    def count_gap(self, frame: Frame) -> None:
+        """Frames missing from a hole in the stream, at the rate measured so far. Where the
+        camera timestamps its frames (H.264), the hole is in those: a stream sent in bursts (an
+        HTTP MPEG-TS camera flushes a second at a time) loses nothing. Otherwise it is in the
+        arrivals, which are uneven (two frames at once, then none): only a hole of several
         frames counts."""
         fps = self.rate.fps(over=2.0)
-        if fps and self.last_frame_at is not None and self.last_frame_at >= self.connected_at:
-            frames = (captured_at - self.last_frame_at) * fps
-            if frames > self.hole_frames:
-                self.camera.dropped_frames += round(frames) - 1
+        if not fps or self.last_frame_at is None or self.last_frame_at < self.connected_at:
+            return
+        if frame.stream_time is not None and self.last_stream_time is not None:
+            frames, hole = (
+                (frame.stream_time - self.last_stream_time) * fps,
+                self.stream_hole_frames,
+            )
+        else:
+            frames, hole = (frame.captured_at - self.last_frame_at) * fps, self.hole_frames
+        if frames > hole:
+            self.camera.dropped_frames += round(frames) - 1
 
     def detect(self, frame: Frame) -> None:
         detection = self.detector.detect(frame.detection_image(self.detector.settings.width))

@@ -30,13 +30,14 @@ class Frame:
         jpeg: bytes | None = None,  # the camera's own JPEG, to pass on to viewers untouched
         width: int = 0,
         packets: Sequence[object] = (),  # the camera's own packets up to this frame (PyAV)
+        stream_time: float | None = None,  # seconds on the camera's own clock (its timestamps)
     ) -> None:
         if image is None and decode is None and jpeg is None and not packets:
             raise ValueError("a frame needs an image, a decoder, a JPEG or packets")
         self._image, self._decode = image, decode
         self.captured_at, self.grey, self.jpeg = captured_at, grey, jpeg
         self._width = width
-        self.packets = packets
+        self.packets, self.stream_time = packets, stream_time
 
     @property
     def image(self) -> np.ndarray:

@@ -139,6 +139,7 @@ class DemuxSource(Source):
             decode=lambda: decoded.to_ndarray(format="bgr24"),
             width=decoded.width,
             packets=packets,
+            stream_time=None if decoded.pts is None else float(decoded.pts * self.time_base),
         )
 
     def close(self) -> None:
