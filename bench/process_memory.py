@@ -16,7 +16,8 @@ them, so the sum is what they take together).
    median is the step's figure. The slope of a least-squares line through the steps is the
    memory one more camera costs.
 2. At the last step it runs on: --warmup-minutes, then --soak-minutes, sampling every
-   --sample-every seconds. Growth compares the mean of the soak's first 5 minutes with its last 5.
+   --sample-every seconds. Growth compares the mean of the soak's first 5 minutes with its last 5;
+   each process also gets its least-squares slope over the soak, in MB per hour.
 3. A worker is killed (SIGKILL): the time until its replacement is connected to its camera.
 
 Prints progress, then a markdown report (bench/out/process_memory.md) and a picture of the sum of
@@ -40,10 +41,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import cv2
 import numpy as np
 
+from bench.memory_picture import picture
 from bench.proc import load_average
+from bench.soak_report import slope as slope_per_hour
 from bench.tables import OUT, publish
 from tests.harness import REPO, child_env, manage, spawn, stop_process, tail
 from tests.processes import free_port
@@ -81,14 +83,9 @@ class Product:
             raise RuntimeError(
                 f"runsurveillance exited ({self.process.returncode}):\n{tail(self.log)}"
             )
-        result = subprocess.run(
-            [sys.executable, "manage.py", "processes", "--json"],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        argv = [sys.executable, "manage.py", "processes", "--json"]
+        result = subprocess.run(argv, cwd=REPO, env=self.env, capture_output=True, text=True,
+                                timeout=60)  # fmt: skip
         return json.loads(result.stdout) if result.returncode == 0 else {}
 
     def wait_for_workers(self, count: int, timeout: float = 120) -> None:
@@ -101,14 +98,8 @@ class Product:
         raise RuntimeError(f"{count} workers not running after {timeout:.0f} s")
 
     def events(self) -> int:
-        out = manage(
-            self.env,
-            "shell",
-            "--no-imports",
-            "-c",
-            "from events.models import MotionEvent; print(MotionEvent.objects.count())",
-        )
-        return int(out.strip())
+        query = "from events.models import MotionEvent; print(MotionEvent.objects.count())"
+        return int(manage(self.env, "shell", "--no-imports", "-c", query).strip())
 
     def connected_lines(self, slug: str) -> int:
         return len(re.findall(rf"{slug}: connected to", self.log.read_text(errors="replace")))
@@ -201,16 +192,17 @@ def growth(series: list[tuple[float, int]]) -> tuple[float, float, float]:
     return a, b, 100 * (b - a) / a
 
 
-def per_process(samples: list[Sample]) -> list[tuple[str, float, float, float, int]]:
+def per_process(samples: list[Sample]) -> list[tuple[str, float, float, float, float, int]]:
     """For each process over the soak: name, first and last 5-minute means (MB), change in
-    percent, and how many pids it had (more than one: it was restarted)."""
+    percent, least-squares slope (MB/h), and how many pids it had (more: it was restarted)."""
     soaked = [(t, report) for t, report in samples if t >= 0]
     names = sorted({name for _, report in soaked for name in report} - {"prune"})
     rows = []
     for name in names:
         series = [(t, report[name]["pss"]) for t, report in soaked if name in report]
         pids = {report[name]["pid"] for _, report in soaked if name in report}
-        rows.append((name, *growth(series), len(pids)))
+        per_hour = slope_per_hour([(t, pss / MB) for t, pss in series]) if len(series) > 1 else 0
+        rows.append((name, *growth(series), per_hour, len(pids)))
     return rows
 
 
@@ -226,47 +218,6 @@ def restart_time(product: Product) -> float:
             raise RuntimeError(f"{slug}'s worker not back after 30 s")
         time.sleep(0.05)
     return time.monotonic() - killed
-
-
-def picture(series: list[tuple[float, int]], rows: list[dict], path: Path) -> None:
-    """Sum of PSS over time (warm-up grey, soak blue), with the 1 GB line."""
-    width, height, left, bottom = 1000, 360, 70, 40
-    image = np.full((height, width, 3), 255, np.uint8)
-    if not series:
-        cv2.imwrite(str(path), image)
-        return
-    t0, t1 = series[0][0], max(series[-1][0], series[0][0] + 1)
-    top_mb = max(1100, max(v for _, v in series) / MB * 1.1)
-
-    def xy(t: float, mb: float) -> tuple[int, int]:
-        x = left + (t - t0) / (t1 - t0) * (width - left - 20)
-        return int(x), int(height - bottom - mb / top_mb * (height - bottom - 20))
-
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    for mb in range(0, int(top_mb) + 1, 200):
-        cv2.line(image, xy(t0, mb), xy(t1, mb), (230, 230, 230), 1)
-        cv2.putText(image, f"{mb}", (8, xy(t0, mb)[1] + 4), font, 0.4, (80, 80, 80), 1)
-    cv2.line(image, xy(t0, 1024), xy(t1, 1024), (60, 60, 220), 1)
-    cv2.putText(
-        image, "1 GB", (xy(t1, 1024)[0] - 40, xy(t1, 1024)[1] - 5), font, 0.4, (60, 60, 220), 1
-    )
-    points = [xy(t, v / MB) for t, v in series]
-    for (a, ta), b in zip(
-        zip(points, [t for t, _ in series], strict=True), points[1:], strict=False
-    ):
-        cv2.line(image, a, b, (150, 150, 150) if ta < 0 else (200, 110, 30), 2)
-    cameras = rows[-1]["cameras"] if rows else 0
-    cv2.putText(
-        image,
-        f"sum of PSS (MB), {cameras} cameras; grey: warm-up, blue: soak; "
-        f"x: {(t1 - t0) / 60:.0f} min",
-        (left, 16),
-        font,
-        0.45,
-        (40, 40, 40),
-        1,
-    )
-    cv2.imwrite(str(path), image)
 
 
 def report(rows: list[dict], samples: list[Sample], restart: float, args) -> str:
@@ -301,11 +252,11 @@ def report(rows: list[dict], samples: list[Sample], restart: float, args) -> str
             f"{first:.0f} MB, over the last 5 min {last:.0f} MB: **{change:+.1f} %**; "
             f"highest sample {max(v for t, v in series if t >= 0) / MB:.0f} MB.",
             "",
-            "| process | first 5 min (MB PSS) | last 5 min | change | pids seen |",
-            "|---|---:|---:|---:|---:|",
+            "| process | first 5 min (MB PSS) | last 5 min | change | slope (MB/h) | pids seen |",
+            "|---|---:|---:|---:|---:|---:|",
             *(
-                f"| {name} | {a:.1f} | {b:.1f} | {change:+.1f} % | {pids} |"
-                for name, a, b, change, pids in per_process(samples)
+                f"| {name} | {a:.1f} | {b:.1f} | {change:+.1f} % | {per_hour:+.2f} | {pids} |"
+                for name, a, b, change, per_hour, pids in per_process(samples)
             ),
             "",
         ]
