@@ -22,7 +22,6 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from contextlib import ExitStack
@@ -38,10 +37,9 @@ from bench.proc import load_average
 from bench.recording_streams import stop_and_go
 from bench.tables import publish
 from tests.harness import (
+    bench_site,
     log_in,
     manage,
-    setup_django,
-    start_redis,
     start_web_server,
     start_worker,
     stop_process,
@@ -175,12 +173,8 @@ def main() -> None:
     streams: list[Stream] = [s for s in STREAMS if s.name in names]
     footage = stop_and_go(args.video.resolve(), MOVING, STILL)
     video = make_video(footage, (640, 480), MOVING + STILL)
-    with tempfile.TemporaryDirectory(prefix="clip-latency-") as name, ExitStack() as stack:
-        tmp = Path(name)
-        env = setup_django(tmp / "data", tmp / "redis.sock")
-        loads = [load_average()]
-        redis = start_redis(tmp / "redis.sock", log=tmp / "redis.log")
-        stack.callback(stop_process, redis, 5)
+    loads = [load_average()]
+    with bench_site("clip-latency") as (tmp, env), ExitStack() as stack:
         install(env, 0, "")
         web = start_web_server(env, log=tmp / "web.log", detached=True)
         stack.callback(stop_process, web.process, 15)

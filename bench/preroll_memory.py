@@ -26,7 +26,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +36,7 @@ from bench.capture_cost import cell
 from bench.proc import load_average, rss_mb
 from bench.recording_streams import bitrate, fixed_rate
 from bench.tables import publish
-from tests.harness import manage, setup_django, start_redis, start_worker, stop_process, wait_until
+from tests.harness import bench_site, manage, start_worker, stop_process, wait_until
 
 SETTINGS = (5.0, 10.0, 30.0)  # pre-roll seconds: the default, the issue's, the most allowed
 FILL = 25.0  # seconds online before RSS is sampled: the pre-roll is full by then
@@ -146,18 +145,11 @@ def main() -> None:
     args = parser.parse_args()
     stream = fixed_rate(args.video.resolve(), (1920, 1080), args.mbits, 60)
     rate = bitrate(stream)
-    with tempfile.TemporaryDirectory(prefix="preroll-memory-") as name:
-        tmp = Path(name)
-        env = setup_django(tmp / "data", tmp / "redis.sock")
-        loads = [load_average()]
-        redis = start_redis(tmp / "redis.sock", log=tmp / "redis.log")
-        try:
-            manage(env, "migrate", "--noinput", "--verbosity", "0")
-            table = preroll_table(stream, 90.0)
-            rss = worker_rss(env, stream, tmp, args.seconds, args.rounds)
-        finally:
-            stop_process(redis, 5)
-        loads.append(load_average())
+    loads = [load_average()]
+    with bench_site("preroll-memory") as (tmp, env):
+        table = preroll_table(stream, 90.0)
+        rss = worker_rss(env, stream, tmp, args.seconds, args.rounds)
+    loads.append(load_average())
     text = "\n".join([
         f"# Pre-roll memory per camera — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",

@@ -35,7 +35,6 @@ import contextlib
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -51,9 +50,8 @@ from bench.stalled_viewer import READ_SECONDS, RESUME_SECONDS, Stall, stall_rows
 from bench.tables import publish
 from tests.harness import (
     REPO,
+    bench_site,
     manage,
-    setup_django,
-    start_redis,
     start_web_server,
     start_worker,
     stop_process,
@@ -183,22 +181,15 @@ def main() -> None:
     length = max(args.seconds + WARMUP, READ_SECONDS + args.stall_seconds + RESUME_SECONDS) + 40
     videos = {"main": make_video(source, MAIN.size, length),
               "sub": make_video(source, SUB_SIZE, length)}  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="two-streams-") as name:
-        tmp = Path(name)
-        env = setup_django(tmp / "data", tmp / "redis.sock")
-        loads = [load_average()]
-        redis = start_redis(tmp / "redis.sock", log=tmp / "redis.log")
-        try:
-            manage(env, "migrate", "--noinput", "--verbosity", "0")
-            bench = TwoStreamBench(tmp, env, args.seconds, ["floor", "worker"])
-            runs = []
-            for round_ in range(args.rounds):
-                print(f"\nround {round_ + 1}/{args.rounds}: worker and floor", flush=True)
-                runs.append(bench.pair(videos))
-            stall = stall_phase(env, tmp, videos, args.stall_seconds)
-        finally:
-            stop_process(redis, 5)
-        loads.append(load_average())
+    loads = [load_average()]
+    with bench_site("two-streams") as (tmp, env):
+        bench = TwoStreamBench(tmp, env, args.seconds, ["floor", "worker"])
+        runs = []
+        for round_ in range(args.rounds):
+            print(f"\nround {round_ + 1}/{args.rounds}: worker and floor", flush=True)
+            runs.append(bench.pair(videos))
+        stall = stall_phase(env, tmp, videos, args.stall_seconds)
+    loads.append(load_average())
     publish(report(runs, stall, args, loads), "two_streams.md")
 
 
