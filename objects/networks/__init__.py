@@ -1,7 +1,9 @@
 """The networks the detector can run, one module per kind: each takes a whole BGR picture and
 gives every detection in it, knowing nothing of crops, minimum scores or Django.
 
-- opencv_ssd: the bundled person detector, a TensorFlow graph run by OpenCV's DNN module.
+- opencv_ssd: the bundled person detector, a TensorFlow graph run by OpenCV's DNN module;
+- onnx_network: a COCO model the user brings, run by onnxruntime, whose outputs are read by
+  yolo (YOLOv8's one output) or tf_ssd (the TensorFlow Object Detection API's four).
 """
 
 from __future__ import annotations

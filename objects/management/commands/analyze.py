@@ -54,8 +54,9 @@ class Command(BaseCommand):
             "--json", action="store_true", dest="as_json", help="print one JSON list on stdout"
         )
         parser.add_argument(
-            "--objects", action="store_true", help="look for objects (people) in each event"
-        )
+            "--objects", action="store_true",
+            help="look for objects in each event (people, or SURVEILLANCE_OBJECT_MODEL's labels)",
+        )  # fmt: skip
         parser.add_argument(
             "--workers", type=int, default=1, metavar="N",
             help="with --objects: detector processes (default 1, in this one)",
