@@ -104,11 +104,12 @@ class Child:
 
 
 class ForkedChild(Child):
-    """A management command run in a fork of the preloaded fork server (capture/forkserver.py):
-    argv is the command's, as after `manage.py`."""
+    """A management command run in a fork of the preloaded fork server (capture/forkserver.py),
+    argv as after `manage.py`, skipping the checks the supervisor ran: one loads the object
+    model (objects/checks.py), which each camera's worker would then hold for nothing."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        super().__init__(name, argv, env)
+        super().__init__(name, [*argv, "--skip-checks"], env)
         self.process: multiprocessing.process.BaseProcess | None = None
 
     def start(self) -> None:
@@ -233,7 +234,7 @@ class Supervisor:
         run at a time."""
         if self.pruner is not None:
             return
-        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "prune"]
+        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "prune", "--skip-checks"]
         self.pruner = subprocess.Popen(
             argv, env=self.back_env, start_new_session=True, preexec_fn=die_with_parent
         )

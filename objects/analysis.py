@@ -17,16 +17,16 @@ from cameras.jpeg import encode_jpeg
 from cameras.motion.detector import Detection
 from cameras.sources.base import Frame
 from objects.detector import Detector, crop
-from objects.model import GRAPH, bundled_model
+from objects.model import load_network
 from objects.sampler import GROWTH, JPEG_QUALITY, SPACING
 
 _pool_detector: Detector | None = None  # each pool process's own
 
 
-def _start_pool_process() -> None:
+def _start_pool_process(model: str) -> None:
     global _pool_detector
     cv2.setNumThreads(1)
-    _pool_detector = Detector(bundled_model(), GRAPH)
+    _pool_detector = Detector(load_network(model))
 
 
 def _detect_in_pool(job: tuple[int, bytes]) -> tuple[int, dict[str, float]]:
@@ -36,8 +36,10 @@ def _detect_in_pool(job: tuple[int, bytes]) -> tuple[int, dict[str, float]]:
 
 
 class ObjectAnalysis:
-    def __init__(self, detector: Detector | None, workers: int = 1) -> None:
-        self.detector, self.workers = detector, workers
+    def __init__(self, detector: Detector | None, workers: int = 1, model: str = "") -> None:
+        """`detector` for one worker; for more, `model` (as SURVEILLANCE_OBJECT_MODEL) is what
+        each process of the pool loads: a spawned process has no settings of its own."""
+        self.detector, self.workers, self.model = detector, workers, model
         self.found: dict[int, dict[str, float]] = {}  # event index -> {label: best score}
         self.sent: dict[int, tuple[float, float]] = {}  # event index -> (area, t) last looked at
         self.waiting: list[tuple[int, bytes]] = []  # crops for the pool
@@ -60,7 +62,9 @@ class ObjectAnalysis:
         if not self.waiting:
             return
         # spawn, not fork: a fork of this process (OpenCV's and PyAV's threads) hung in the pool
-        with multiprocessing.get_context("spawn").Pool(self.workers, _start_pool_process) as pool:
+        with multiprocessing.get_context("spawn").Pool(
+            self.workers, _start_pool_process, (self.model,)
+        ) as pool:
             for index, scores in pool.imap_unordered(_detect_in_pool, self.waiting):
                 self.keep(index, scores)
         self.waiting.clear()

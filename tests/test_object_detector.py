@@ -13,14 +13,14 @@ from django.test import override_settings
 from objects.checks import check_object_model
 from objects.detector import Detector, crop, square_around
 from objects.make_graph import make_graph
-from objects.model import GRAPH, bundled_model
+from objects.model import GRAPH, bundled_model, load_network
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return Detector(bundled_model(), GRAPH)
+    return Detector(load_network(""))
 
 
 def picture(name: str) -> np.ndarray:
@@ -52,8 +52,8 @@ def test_the_graph_takes_pixels_as_they_are_not_scaled(detector: Detector) -> No
     # faint whole-frame box (about 0.27): the scaling belongs to the graph alone.
     image = picture("astronaut.jpg")
     blob = cv2.dnn.blobFromImage(image, 1 / 127.5, (300, 300), (127.5,) * 3, swapRB=True)
-    detector.net.setInput(blob)
-    wrongly_scaled = detector.net.forward()[0, 0, :, 2].max()
+    detector.network.net.setInput(blob)
+    wrongly_scaled = detector.network.net.forward()[0, 0, :, 2].max()
     assert wrongly_scaled < 0.5 < detector.detect(image)["person"].score
 
 
@@ -71,7 +71,7 @@ def test_a_small_person_is_found_around_the_motion_not_in_the_whole_frame(
 
 
 def test_a_label_below_its_minimum_score_is_not_found() -> None:
-    strict = Detector(bundled_model(), GRAPH, min_scores={"person": 0.95})
+    strict = Detector(load_network(""), min_scores={"person": 0.95})
     assert strict.detect(picture("astronaut.jpg")) == {}  # 0.89
     assert set(strict.detect(picture("camera.jpg"))) == {"person"}  # 0.99
 

@@ -16,7 +16,7 @@ from cameras.motion.settings import DetectorSettings
 from cameras.sources import SourceError
 from objects.analysis import ObjectAnalysis
 from objects.detector import Detector
-from objects.model import GRAPH, bundled_model
+from objects.model import ModelError, load_network
 
 
 class ProgressBar:
@@ -54,8 +54,9 @@ class Command(BaseCommand):
             "--json", action="store_true", dest="as_json", help="print one JSON list on stdout"
         )
         parser.add_argument(
-            "--objects", action="store_true", help="look for objects (people) in each event"
-        )
+            "--objects", action="store_true",
+            help="look for objects in each event (people, or SURVEILLANCE_OBJECT_MODEL's labels)",
+        )  # fmt: skip
         parser.add_argument(
             "--workers", type=int, default=1, metavar="N",
             help="with --objects: detector processes (default 1, in this one)",
@@ -90,10 +91,16 @@ class Command(BaseCommand):
     def object_analysis(self, workers: int) -> ObjectAnalysis:
         if not django_settings.OBJECT_DETECTION:
             raise CommandError("object detection is off (SURVEILLANCE_OBJECT_MODEL=off)")
+        try:
+            # Loaded here with a pool too: a model that cannot run is then one clear error, not
+            # pool processes dying one after another as they start.
+            network = load_network()
+        except ModelError as exc:
+            raise CommandError(str(exc)) from None
         if workers > 1:
-            return ObjectAnalysis(None, workers)
+            return ObjectAnalysis(None, workers, django_settings.OBJECT_MODEL)
         cv2.setNumThreads(1)  # as the detector process runs it: the numbers are comparable
-        return ObjectAnalysis(Detector(bundled_model(), GRAPH))
+        return ObjectAnalysis(Detector(network))
 
     def settings_for(self, slug: str | None) -> tuple[DetectorSettings, EventRules]:
         if slug is None:
