@@ -7,7 +7,9 @@ here, once per width somebody watches, and never when nobody does.
 
 from __future__ import annotations
 
+import collections
 import logging
+import statistics
 import time
 from collections import deque
 from collections.abc import Callable
@@ -106,6 +108,7 @@ class CaptureWorker:
         self.next_status = self.next_save = 0.0
         self.last_frame_at: float | None = None  # capture time of the newest frame
         self.last_stream_time: float | None = None  # its time on the camera's clock, if known
+        self.stream_steps: collections.deque[float] = collections.deque(maxlen=31)
         self.connected_at = 0.0  # frames missing before this are an outage, not drops
         self.corrupt_in_a_row = 0
         self.muxers: dict[str, LiveMuxer] = {}  # live MP4 by stream name, while watched
@@ -264,6 +267,7 @@ class CaptureWorker:
         self.source.close()
         self.source = None
         self.last_stream_time = None  # the next frame may be on another clock (the main stream's)
+        self.stream_steps.clear()
         self.camera.reconnects += 1
         if self.main is not None and self.main_source is not None:
             self.main.decoding.set()  # detection goes on, on the main stream's pictures
@@ -290,22 +294,24 @@ class CaptureWorker:
             self.publish_fragments(frame, names, self.source)
 
     def count_gap(self, frame: Frame) -> None:
-        """Frames missing from a hole in the stream, at the rate measured so far. Where the
-        camera timestamps its frames (H.264), the hole is in those: a stream sent in bursts (an
-        HTTP MPEG-TS camera flushes a second at a time) loses nothing. Otherwise it is in the
-        arrivals, which are uneven (two frames at once, then none): only a hole of several
-        frames counts."""
-        fps = self.rate.fps(over=2.0)
-        if not fps or self.last_frame_at is None or self.last_frame_at < self.connected_at:
+        """Frames missing from a hole in the stream. Where the camera timestamps its frames
+        (H.264), the hole is in those, against the stream's usual step (the median of the last
+        few): a stream that arrives in bursts loses nothing. Otherwise it is in the arrivals, at
+        the rate measured so far; those are uneven (two frames at once, then none), so only a
+        hole of several frames counts."""
+        if self.last_frame_at is None or self.last_frame_at < self.connected_at:
             return
         if frame.stream_time is not None and self.last_stream_time is not None:
-            frames, hole = (
-                (frame.stream_time - self.last_stream_time) * fps,
-                self.stream_hole_frames,
-            )
-        else:
-            frames, hole = (frame.captured_at - self.last_frame_at) * fps, self.hole_frames
-        if frames > hole:
+            step = frame.stream_time - self.last_stream_time
+            usual = statistics.median(self.stream_steps) if self.stream_steps else 0.0
+            if step > 0:
+                self.stream_steps.append(step)
+            if usual and step > self.stream_hole_frames * usual:
+                self.camera.dropped_frames += round(step / usual) - 1
+            return
+        fps = self.rate.fps(over=2.0)
+        frames = (frame.captured_at - self.last_frame_at) * (fps or 0)
+        if frames > self.hole_frames:
             self.camera.dropped_frames += round(frames) - 1
 
     def detect(self, frame: Frame) -> None:

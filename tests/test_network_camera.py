@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from cameras.models import Camera
+from cameras.sources import mjpeg
 from capture.bus import Bus
 from capture.worker import CaptureWorker
 from events.models import MotionEvent
@@ -113,3 +116,36 @@ def test_frames_missing_from_the_cameras_own_timeline_are_counted_as_dropped(
     finally:
         camera_process.kill()
         camera_process.wait()
+
+
+class Trickle(BaseHTTPRequestHandler):
+    """A camera that has sent 1000 bytes of its stream so far, and more a while later."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp2t")
+        self.end_headers()
+        self.wfile.write(b"\x47" * 1000)
+        self.wfile.flush()
+        time.sleep(3)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_an_http_stream_reaches_ffmpeg_as_it_arrives_not_a_buffer_at_a_time() -> None:
+    """FFmpeg asks for 32 KB at a time; a 640x360 sub-stream sends that in about a second.
+    Waiting for a full buffer held every frame of an HTTP MPEG-TS camera back that long."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True  # the handler still sleeping is not waited for
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        response = mjpeg.connect(f"http://127.0.0.1:{server.server_port}/cam.ts", 10)
+        stream = mjpeg.Replay(b"", response)
+        started = time.monotonic()
+        assert stream.readinto(memoryview(bytearray(32768))) == 1000
+        assert time.monotonic() - started < 2  # the rest comes 3 s later
+        stream.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -89,9 +89,13 @@ class Replay(io.RawIOBase):
             buffer[:count], self.head = self.head[:count], self.head[count:]
             return count
         try:
-            return self.response.readinto(buffer)
+            # What has come, not a full buffer: readinto() would wait for 32 KB, which a
+            # sub-stream sends in about a second, and hand FFmpeg its frames a second late.
+            data = self.response.read1(len(buffer))
         except HTTPException as exc:  # the camera cut the stream mid-chunk: it is gone
             raise ConnectionError(f"the stream broke off: {type(exc).__name__}") from None
+        buffer[: len(data)] = data
+        return len(data)
 
     def close(self) -> None:
         self.response.close()
