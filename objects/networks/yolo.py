@@ -15,7 +15,7 @@ from objects.coco import NAMES
 from objects.networks import Box, Detection
 
 if TYPE_CHECKING:
-    from objects.networks.onnx_network import Port
+    from objects.networks import Port
 
 ROW = 4 + len(NAMES)  # a candidate's numbers: its box, then a score per label
 CANDIDATE_SCORE = 0.25  # Ultralytics' default: below it, noise, and NMS over fewer boxes
