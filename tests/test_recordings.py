@@ -1,6 +1,6 @@
-"""Recordings from the capture worker over real H.264 files: a clip per event with its pre- and
-post-roll, continuous segments, spans made into one MP4, and the camera's own packets kept as
-they came (checked with ffprobe, packet by packet)."""
+"""Recordings from the capture worker over real H.264 and H.265 files: a clip per event with its
+pre- and post-roll, continuous segments, spans made into one MP4, and the camera's own packets
+kept as they came (checked with ffprobe, packet by packet)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,12 @@ from recordings.preroll import Item, PreRoll
 from tests.cameras import (  # noqa: F401
     long_motion_video,
     mjpeg_camera,
+    motion_video_h265,
     mpegts_camera,
+    mpegts_camera_h265,
     needs_ffmpeg,
     rtsp_camera,
+    rtsp_camera_h265,
 )
 from tests.conftest import client_for, logged_in_page, outside_the_browser_loop, session_cookie
 from tests.processes import wait_until
@@ -111,6 +114,40 @@ def test_a_clip_is_the_cameras_own_h264_packet_for_packet(
     source, copied = packet_hashes(crossing_at_8), packet_hashes(clip)
     start = source.index(copied[0])
     assert copied == source[start : start + len(copied)]  # not one frame re-encoded
+
+
+def is_run_of(copied: list[str], source: list[str]) -> bool:
+    """Whether the clip's packets are the source's, in order, from some packet on."""
+    start = source.index(copied[0])
+    return copied == source[start : start + len(copied)]
+
+
+@pytest.fixture(scope="module")
+def crossing_at_8_h265(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """crossing_at_8 as a camera that sends H.265 makes it (x265 is in PyAV's wheel)."""
+    path = tmp_path_factory.mktemp("videos") / "crossing-h265.mp4"
+    return write_video(path, 16, moving=(8, 10), codec="hevc")
+
+
+@pytest.fixture
+def h265_yard(db: None, crossing_at_8_h265: Path) -> Camera:
+    return Camera.objects.create(
+        slug="yard", name="Yard", source=str(crossing_at_8_h265), end_after=1
+    )
+
+
+def test_an_h265_cameras_clip_is_its_own_h265_packet_for_packet(
+    h265_yard: Camera, crossing_at_8_h265: Path
+) -> None:
+    run_worker(h265_yard)
+    recording = MotionEvent.objects.get().clip
+    clip = media(recording)
+    assert (recording.codec, recording.width, recording.height) == ("hevc", 320, 240)
+    assert stream_of(clip) == stream_of(crossing_at_8_h265)  # hevc, Main, 320x240, yuv420p
+    copied = packet_hashes(clip)
+    assert is_run_of(copied, packet_hashes(crossing_at_8_h265))  # not one frame re-encoded
+    assert frames_in(clip) == len(copied)
+    assert seconds_of(clip) == pytest.approx(12.0, abs=0.2)  # 3 s to 15 s, as for H.264
 
 
 def test_recording_off_keeps_no_video(yard: Camera) -> None:
@@ -388,6 +425,23 @@ def test_an_h264_network_cameras_clip_is_its_own_h264(
     source, copied = packet_hashes(long_motion_video), packet_hashes(clip)
     start = source.index(copied[0])
     assert copied == source[start : start + len(copied)]
+    assert frames_in(clip) == len(copied)
+
+
+@pytest.mark.parametrize("served", ["rtsp_camera_h265", "mpegts_camera_h265"])
+def test_an_h265_network_cameras_clip_is_its_own_h265(
+    served: str, redis_server: str, motion_video_h265: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(served)
+    camera = Camera.objects.create(
+        slug="gate", name="Gate", source=url, end_after=1, pre_roll=1, post_roll=1
+    )
+    event = record_one_event(camera, seconds=30)
+    clip = media(event.clip)
+    assert event.clip.codec == "hevc"
+    assert stream_of(clip) == stream_of(motion_video_h265)
+    copied = packet_hashes(clip)
+    assert is_run_of(copied, packet_hashes(motion_video_h265))
     assert frames_in(clip) == len(copied)
 
 
