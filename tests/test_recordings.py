@@ -353,6 +353,32 @@ def test_chromium_plays_the_clip_on_the_event_page_and_seeks_in_it(
     page.close()
 
 
+@pytest.fixture
+def recorded_h265(h265_yard: Camera) -> MotionEvent:
+    run_worker(h265_yard)
+    return MotionEvent.objects.select_related("clip").get()
+
+
+@pytest.mark.e2e
+def test_a_browser_that_cannot_play_h265_says_so_and_offers_the_download(
+    live_server_url: str, recorded_h265: MotionEvent, owner: object, browser: object
+) -> None:
+    event = recorded_h265
+    page = logged_in_page(browser, live_server_url, "owner")
+    hevc = 'video/mp4; codecs="hvc1.1.6.L93.B0"'
+    if page.evaluate("t => document.createElement('video').canPlayType(t)", hevc):
+        pytest.skip("this Chromium decodes H.265 (with hardware): it plays the clip")
+    page.goto(f"/events/{event.pk}/")
+    notice = page.locator("#video .video-unsupported")
+    notice.wait_for(state="visible", timeout=10_000)
+    assert "This browser cannot play HEVC video" in notice.inner_text()
+    assert not page.locator("#video video").is_visible()  # no black box that never plays
+    with page.expect_download() as download:
+        page.locator("#video a[download]").click()
+    assert Path(download.value.path()).read_bytes() == media(event.clip).read_bytes()
+    page.close()
+
+
 @pytest.mark.e2e
 def test_a_worker_killed_mid_clip_leaves_a_clip_that_plays_to_the_kill(
     front_door: Camera, start_worker: Callable, child_env: dict
