@@ -309,6 +309,23 @@ def test_a_clip_deleted_by_hand_is_a_clear_404_page(
     assert page.status_code == 200
 
 
+def test_a_player_reading_on_in_an_event_going_on_gets_the_file_it_began(
+    live_server_url: str, recorded: MotionEvent, owner: object, crossing_at_8: Path
+) -> None:
+    MotionEvent.objects.filter(pk=recorded.pk).update(ended_at=None)  # still going on, its
+    Recording.objects.filter(pk=recorded.clip_id).update(ended_at=None)  # clip being written
+    url = f"{live_server_url}/events/{recorded.pk}/clip.mp4"
+    _, cookie = session_cookie(owner)
+    began = get(url, cookie, Range="bytes=0-").content  # a player's first request: the index
+    shutil.copyfile(crossing_at_8, media(recorded.clip))  # the recording grew meanwhile
+    grown = time.time() + 5
+    os.utime(media(recorded.clip), (grown, grown))
+    rest = get(url, cookie, Range="bytes=1000-")
+    assert rest.status_code == 206 and rest.content == began[1000:]  # the same file, read on
+    anew = get(url, cookie, Range="bytes=0-").content  # a new load: what is recorded now
+    assert len(anew) > len(began)
+
+
 def test_any_recorded_span_of_a_camera_is_one_mp4(
     live_server_url: str, recorded: MotionEvent, owner: object, member: object
 ) -> None:
