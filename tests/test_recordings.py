@@ -396,6 +396,49 @@ def test_a_browser_that_cannot_play_h265_says_so_and_offers_the_download(
     page.close()
 
 
+@pytest.fixture(scope="module")
+def moving_all_along(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 s of H.264 with a box crossing all along: looped by a file camera, an event that goes
+    on (until its maximum length, 5 minutes)."""
+    return write_video(tmp_path_factory.mktemp("videos") / "moving.mp4", 10, moving=(0, 10))
+
+
+@pytest.fixture
+def going_on(moving_all_along: Path, start_worker: Callable) -> MotionEvent:
+    """An event going on, its clip being written by a real capture worker."""
+    Camera.objects.create(slug="street", name="Street", source=str(moving_all_along),
+                          pre_roll=1, end_after=5)  # fmt: skip
+    start_worker("street")
+
+    def playable() -> MotionEvent | None:
+        event = MotionEvent.objects.filter(ended_at__isnull=True, clip__isnull=False).first()
+        on_disk = event and media(event.clip).is_file() and media(event.clip).stat().st_size
+        return event if on_disk and on_disk > 5_000 else None  # a fragment, not just a header
+
+    return wait_until(playable, 30, "an event going on, with video on disk")
+
+
+@pytest.mark.e2e
+def test_the_page_of_an_event_going_on_says_so_and_plays_what_is_recorded_so_far(
+    live_server_url: str, going_on: MotionEvent, owner: object, browser: object
+) -> None:
+    page = logged_in_page(browser, live_server_url, "owner")
+    page.goto(f"/events/{going_on.pk}/")
+    assert "Still going on" in page.locator("#video [data-ongoing-note]").inner_text()
+    video = page.locator("#video video").element_handle()
+    page.wait_for_function("v => v.readyState >= 1", arg=video, timeout=20_000)  # once it can
+    first = video.evaluate(
+        "v => { v.errors = 0; v.addEventListener('error', () => v.errors++);"
+        " v.muted = true; v.play(); return v.duration; }"
+    )
+    # It plays past what was on disk when it first loaded: the page fetched the rest since.
+    page.wait_for_function(f"v => v.currentTime > {first} + 3", arg=video, timeout=30_000)
+    assert video.evaluate("v => v.errors") == 0  # not once a file it could not decode
+    now = outside_the_browser_loop(lambda: MotionEvent.objects.get(pk=going_on.pk))
+    assert now.ended_at is None
+    page.close()
+
+
 @pytest.mark.e2e
 def test_a_worker_killed_mid_clip_leaves_a_clip_that_plays_to_the_kill(
     front_door: Camera, start_worker: Callable, child_env: dict
