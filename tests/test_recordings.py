@@ -62,6 +62,11 @@ def stream_of(path: Path) -> dict:
     return found["streams"][0]
 
 
+def sample_entry(path: Path) -> str:
+    """The MP4's name for how its video is coded: avc1, hvc1, hev1."""
+    return ffprobe(path, "stream=codec_tag_string")["streams"][0]["codec_tag_string"]
+
+
 def seconds_of(path: Path) -> float:
     return float(ffprobe(path, "format=duration")["format"]["duration"])
 
@@ -148,6 +153,10 @@ def test_an_h265_cameras_clip_is_its_own_h265_packet_for_packet(
     assert is_run_of(copied, packet_hashes(crossing_at_8_h265))  # not one frame re-encoded
     assert frames_in(clip) == len(copied)
     assert seconds_of(clip) == pytest.approx(12.0, abs=0.2)  # 3 s to 15 s, as for H.264
+    # Marked hvc1, as Safari wants H.265 in MP4: the clip, and a span of it made into one MP4
+    # (the video of an event going on, a download from the timeline).
+    span = export_span(h265_yard, recording.started_at, None)
+    assert sample_entry(clip) == sample_entry(span) == "hvc1"
 
 
 def test_recording_off_keeps_no_video(yard: Camera) -> None:
@@ -529,6 +538,7 @@ def test_an_h265_network_cameras_clip_is_its_own_h265(
     copied = packet_hashes(clip)
     assert is_run_of(copied, packet_hashes(motion_video_h265))
     assert frames_in(clip) == len(copied)
+    assert sample_entry(clip) == "hvc1"  # its parameter sets in band as well, as they came
 
 
 def test_an_mjpeg_cameras_clip_is_encoded_to_h264_once(
