@@ -22,7 +22,7 @@ from events.forms import EventFilterForm
 from events.models import MotionEvent
 from recordings.exports import export_span
 from recordings.models import Recording
-from recordings.serving import file_response
+from recordings.serving import file_response, reads_on
 
 PAGE_SIZE = 50
 
@@ -102,9 +102,9 @@ def snapshot(request: HttpRequest, pk: int) -> FileResponse:
         raise Http404("snapshot file is missing") from None
 
 
-def clip_file(event: MotionEvent) -> Path | None:
+def clip_file(event: MotionEvent, remake: bool = True) -> Path | None:
     """The event's video as a file to serve: its own finished clip as it is, else (a clip still
-    being written, or continuous recording) its span made into one MP4."""
+    being written, or continuous recording) its span made into one MP4 (see export_span)."""
     if event.clip is None:
         return None
     if event.clip.kind == Recording.Kind.CLIP and not event.clip.ongoing:
@@ -112,15 +112,16 @@ def clip_file(event: MotionEvent) -> Path | None:
     camera = event.camera
     start = event.started_at - dt.timedelta(seconds=camera.pre_roll)
     if event.ended_at is None:  # still going on: what is recorded so far
-        return export_span(camera, start, None)
-    return export_span(camera, start, event.ended_at + dt.timedelta(seconds=camera.post_roll))
+        return export_span(camera, start, None, remake)
+    end = event.ended_at + dt.timedelta(seconds=camera.post_roll)
+    return export_span(camera, start, end, remake)
 
 
 @require_GET
 @token_or_session
 async def clip(request: HttpRequest, pk: int) -> HttpResponse:
     event = await sync_to_async(event_for_user)(request.user, pk)  # a session's or a token's
-    path = await asyncio.to_thread(clip_file, event)
+    path = await asyncio.to_thread(clip_file, event, not reads_on(request))
     if path is None or not path.is_file():
         context = {"event": event, "recorded": event.clip_id is not None}
         return await sync_to_async(render)(request, "events/no_clip.html", context, status=404)

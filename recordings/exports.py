@@ -24,10 +24,13 @@ def parts_of(camera: Camera, start: dt.datetime, end: dt.datetime) -> list[Recor
     )
 
 
-def export_span(camera: Camera, start: dt.datetime, end: dt.datetime | None) -> Path | None:
+def export_span(
+    camera: Camera, start: dt.datetime, end: dt.datetime | None, remake: bool = True
+) -> Path | None:
     """An MP4 of the camera's video from start to end (at most LONGEST; None: to what is
     recorded so far), or None if nothing of it was recorded. Made again only when a file it is
-    made of has grown since: a clip still being recorded is re-exported in place, not piled up."""
+    made of has grown since: a clip still being recorded is re-exported in place, not piled up.
+    With remake=False, the one made before is kept as it is even so (a player reading on in it)."""
     until = min(end, start + LONGEST) if end else start + LONGEST
     recordings = parts_of(camera, start, until)
     if not recordings:
@@ -36,7 +39,7 @@ def export_span(camera: Camera, start: dt.datetime, end: dt.datetime | None) -> 
     paths = [root / r.file.name for r in recordings]
     made_of = (camera.pk, start, end, [r.pk for r in recordings])
     out = root / EXPORTS / f"{hashlib.sha256(repr(made_of).encode()).hexdigest()[:32]}.mp4"
-    if out.exists() and out.stat().st_mtime >= newest_change(paths):
+    if out.exists() and (not remake or out.stat().st_mtime >= newest_change(paths)):
         return out
     from recordings.mp4 import Part, remux  # PyAV: loaded by the web process only to export
 

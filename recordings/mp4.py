@@ -33,6 +33,18 @@ ENCODED_TIME_BASE = Fraction(1, 90_000)
 X264 = {"preset": "ultrafast", "tune": "zerolatency", "crf": "23"}
 
 
+def copy_stream(
+    container: av.container.OutputContainer, template: av.VideoStream
+) -> av.VideoStream:
+    """An output stream for the template's packets as they are. H.265 is marked hvc1 (its
+    parameter sets in the file's header; cameras also repeat them in band, which players take):
+    Safari, the browser that most often plays H.265, refuses FFmpeg's default, hev1."""
+    stream = container.add_stream_from_template(template)
+    if template.codec_context.name == "hevc":
+        stream.codec_context.codec_tag = "hvc1"
+    return stream
+
+
 class Writer:
     """An MP4 being written: fragmented, so that what is on disk always plays."""
 
@@ -58,7 +70,7 @@ class CopyWriter(Writer):
 
     def __init__(self, path: Path, template: av.VideoStream) -> None:
         super().__init__(path)
-        self.stream = self.container.add_stream_from_template(template)
+        self.stream = copy_stream(self.container, template)
         self.base: int | None = None
         self.last_dts = -1
 
@@ -171,7 +183,7 @@ class Export:
             stream = source.streams.video[0]
             shape = (stream.codec_context.name, stream.width, stream.height)
             if self.stream is None:
-                self.stream, self.shape = self.container.add_stream_from_template(stream), shape
+                self.stream, self.shape = copy_stream(self.container, stream), shape
             elif shape != self.shape:
                 return False
             return self.copy(source.demux(stream), stream.time_base, part)

@@ -45,6 +45,14 @@ async def chunks(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
             yield data
 
 
+def reads_on(request: HttpRequest) -> bool:
+    """Whether this asks for a range from the middle of a file: a player reading on in one it has
+    the start (the index) of, and which must therefore not be made again meanwhile (the pieces of
+    two makings of a span still being recorded do not fit together)."""
+    header = request.headers.get("Range", "").replace(" ", "")
+    return bool(header) and not header.startswith("bytes=0-")
+
+
 def file_response(request: HttpRequest, path: Path, filename: str) -> HttpResponse:
     """The MP4 at `path`, whole (200) or the range asked for (206); `filename` is what a
     download is called (never the stored name)."""

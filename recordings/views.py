@@ -12,7 +12,7 @@ from accounts.auth import token_or_session
 from cameras.views import camera_for_user
 from recordings.exports import export_span
 from recordings.forms import SpanForm, iso
-from recordings.serving import file_response
+from recordings.serving import file_response, reads_on
 
 
 @require_GET
@@ -23,7 +23,7 @@ async def span(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    path = await asyncio.to_thread(export_span, camera, start, end)
+    path = await asyncio.to_thread(export_span, camera, start, end, not reads_on(request))
     if path is None:
         return HttpResponse(
             "nothing was recorded in that span", status=404, content_type="text/plain"

@@ -45,19 +45,38 @@ def mjpeg_camera(motion_video: Path) -> Iterator[str]:
     stop_process(process, timeout=5)
 
 
-@pytest.fixture
-def rtsp_camera(long_motion_video: Path) -> Iterator[str]:
-    """An RTSP camera sending the motion video as H.264, as IP cameras do."""
+def serve_rtsp(video: Path, codec: str = "h264") -> tuple[str, subprocess.Popen]:
+    """GStreamer's RTSP server sending the video's H.264 (or "h265") as it is in the file."""
     needs_ffmpeg()
     if missing := rtsp_server.packages_missing_here():
         pytest.skip(f"needs Debian packages for the RTSP camera: apt install {missing}")
     port = free_port()
     process = subprocess.Popen(
-        rtsp_server.command(long_motion_video, port), stdout=subprocess.PIPE,
+        rtsp_server.command(video, port, codec), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    assert process.stdout.readline().strip() == b"ready"
+    return f"rtsp://127.0.0.1:{port}/cam", process
+
+
+def serve_mpegts(video: Path) -> tuple[str, subprocess.Popen]:
+    """ffmpeg sending the video over HTTP as MPEG-TS in real time, as it is in the file (-c copy),
+    to one client."""
+    needs_ffmpeg()
+    url = f"http://127.0.0.1:{free_port()}/cam.ts"
+    process = subprocess.Popen(
+        ["ffmpeg", "-loglevel", "error", "-re", "-i", str(video), "-an", "-c:v", "copy", "-f",
+         "mpegts", "-listen", "1", url],
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    assert process.stdout.readline().strip() == b"ready"
-    yield f"rtsp://127.0.0.1:{port}/cam"
+    time.sleep(0.5)  # ffmpeg opens its input before it listens
+    return url, process
+
+
+@pytest.fixture
+def rtsp_camera(long_motion_video: Path) -> Iterator[str]:
+    """An RTSP camera sending the motion video as H.264, as IP cameras do."""
+    url, process = serve_rtsp(long_motion_video)
+    yield url
     stop_process(process, timeout=5)
 
 
@@ -65,15 +84,32 @@ def rtsp_camera(long_motion_video: Path) -> Iterator[str]:
 def mpegts_camera(long_motion_video: Path) -> Iterator[str]:
     """An HTTP camera sending MPEG-TS (H.264 as it is in the file: -c copy), as many encoders
     and Frigate's restreams do. ffmpeg serves one client; it ignores SIGTERM while it waits."""
-    needs_ffmpeg()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/cam.ts"
-    process = subprocess.Popen(
-        ["ffmpeg", "-loglevel", "error", "-re", "-i", str(long_motion_video), "-an", "-c:v",
-         "copy", "-f", "mpegts", "-listen", "1", url],
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    time.sleep(0.5)
+    url, process = serve_mpegts(long_motion_video)
+    yield url
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture(scope="session")
+def motion_video_h265(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 s of H.265 (x265, in PyAV's wheel), a box crossing at 2-4 s of every 8: the stream of
+    a camera that sends H.265, long enough for one event with its pre- and post-roll."""
+    return write_video(tmp_path_factory.mktemp("videos") / "motion-h265.mp4", 24, moving=(2, 4),
+                       crossings_every=8, codec="hevc")  # fmt: skip
+
+
+@pytest.fixture
+def rtsp_camera_h265(motion_video_h265: Path) -> Iterator[str]:
+    """An RTSP camera sending H.265."""
+    url, process = serve_rtsp(motion_video_h265, "h265")
+    yield url
+    stop_process(process, timeout=5)
+
+
+@pytest.fixture
+def mpegts_camera_h265(motion_video_h265: Path) -> Iterator[str]:
+    """An HTTP camera sending H.265 in MPEG-TS."""
+    url, process = serve_mpegts(motion_video_h265)
     yield url
     process.kill()
     process.wait()
@@ -101,23 +137,8 @@ class Served:
 def main_and_sub(long_motion_video_640: Path, long_motion_video: Path) -> Iterator[tuple]:
     """One scene as two H.264 streams: the main one (640x480) over RTSP from GStreamer, the
     sub-stream (320x240) over HTTP MPEG-TS from ffmpeg."""
-    needs_ffmpeg()
-    if missing := rtsp_server.packages_missing_here():
-        pytest.skip(f"needs Debian packages for the RTSP camera: apt install {missing}")
-    port = free_port()
-    rtsp = subprocess.Popen(
-        rtsp_server.command(long_motion_video_640, port), stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert rtsp.stdout.readline().strip() == b"ready"
-    sub_url = f"http://127.0.0.1:{free_port()}/sub.ts"
-    ts = subprocess.Popen(
-        ["ffmpeg", "-loglevel", "error", "-re", "-i", str(long_motion_video), "-an", "-c:v",
-         "copy", "-f", "mpegts", "-listen", "1", sub_url],
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    time.sleep(0.5)
-    main, sub = Served(f"rtsp://127.0.0.1:{port}/cam", rtsp), Served(sub_url, ts)
+    main = Served(*serve_rtsp(long_motion_video_640))
+    sub = Served(*serve_mpegts(long_motion_video))
     yield main, sub
     for served in (main, sub):
         if served.process.poll() is None:

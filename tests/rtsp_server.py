@@ -1,6 +1,6 @@
-"""An RTSP camera on 127.0.0.1 playing an H.264 MP4 file, for tests and benchmarks.
+"""An RTSP camera on 127.0.0.1 playing an H.264 (or H.265) MP4 file, for tests and benchmarks.
 
-    /usr/bin/python3 tests/rtsp_server.py VIDEO.mp4 PORT
+    /usr/bin/python3 tests/rtsp_server.py VIDEO.mp4 PORT [h264|h265]
     /usr/bin/python3 tests/rtsp_server.py --check    # prints the Debian packages missing
 
 Run with the system Python: GStreamer's bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) are
@@ -36,6 +36,8 @@ ELEMENTS = {  # what the pipeline needs, and the package that has it
     "qtdemux": "gstreamer1.0-plugins-good",
     "rtph264pay": "gstreamer1.0-plugins-good",
     "h264parse": "gstreamer1.0-plugins-bad",
+    "rtph265pay": "gstreamer1.0-plugins-good",
+    "h265parse": "gstreamer1.0-plugins-bad",
 }
 
 
@@ -55,15 +57,15 @@ def missing_packages():
     return sorted({pkg for name, pkg in ELEMENTS.items() if not Gst.ElementFactory.find(name)})
 
 
-def factory_for(path):
+def factory_for(path, codec="h264"):
     """A pipeline per client, so each one starts at the beginning of the file."""
     from gi.repository import GstRtspServer
 
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_shared(False)
     factory.set_launch(
-        f'( filesrc location="{path}" ! qtdemux ! h264parse '
-        "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        f'( filesrc location="{path}" ! qtdemux ! {codec}parse '
+        f"! rtp{codec}pay name=pay0 pt=96 config-interval=1 )"
     )
     return factory
 
@@ -74,6 +76,9 @@ def main():
         print(" ".join(missing))
         sys.exit(1 if missing else 0)
     path, port = sys.argv[1], sys.argv[2]
+    codec = sys.argv[3] if len(sys.argv) > 3 else "h264"
+    if codec not in ("h264", "h265"):
+        sys.exit(f"codec must be h264 or h265, not {codec}")
     if missing := missing_packages():
         sys.exit("missing Debian packages: " + " ".join(missing))
     from gi.repository import GLib, GstRtspServer
@@ -81,7 +86,7 @@ def main():
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(port)
-    server.get_mount_points().add_factory("/cam", factory_for(path))
+    server.get_mount_points().add_factory("/cam", factory_for(path, codec))
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on 127.0.0.1:{port}")
     loop = GLib.MainLoop()

@@ -1,5 +1,6 @@
 """E-mail end to end: the notifier subprocess sending to a real SMTP server (aiosmtpd) on
-127.0.0.1, to the people who chose it and may view the camera."""
+127.0.0.1, to the people who chose it and may view the camera, with links to the event and its
+clip on the public site."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ import email
 import email.policy
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 
 from cameras.models import Camera
+from cameras.sources.demux import FileSource
+from capture.bus import Bus
+from capture.worker import CaptureWorker
+from events.models import MotionEvent
 from notifications.forms import PreferenceForm
 from notifications.models import Delivery, Preference
 from tests import notify_parts
-from tests.conftest import client_for
+from tests.conftest import client_for, session_cookie
 from tests.notify_parts import start_motion
 from tests.processes import free_port, wait_until
 
@@ -86,6 +93,58 @@ def test_people_who_chose_email_and_may_view_the_camera_get_the_snapshot_and_a_l
     (attachment,) = message.iter_attachments()
     assert attachment.get_content_type() == "image/jpeg"
     assert attachment.get_content() == JPEG
+
+
+@pytest.fixture
+def yard(transactional_db: None, motion_video: Path) -> Camera:
+    """A camera that records a clip per event (its default), over a file a box crosses."""
+    return Camera.objects.create(slug="yard", name="Yard", source=str(motion_video), end_after=1)
+
+
+def record_an_event(camera: Camera) -> MotionEvent:
+    """The capture worker over the camera's whole file: its event, clip and alerts as a real
+    camera's are made, the notifier woken through Redis (the worker's bus)."""
+    files = lambda source, **_: FileSource(source, realtime=False, loop=False)  # noqa: E731
+    CaptureWorker(camera, Bus(), source_factory=files).run()
+    event = MotionEvent.objects.get()
+    assert event.clip_id is not None
+    return event
+
+
+def test_the_email_links_to_the_event_and_its_clip_on_the_public_site(
+    smtp: tuple[Mailbox, str], start_notifier: object, yard: Camera, owner: User,
+    live_server_url: str,
+) -> None:  # fmt: skip
+    mailbox, url = smtp
+    opted_in(owner, "owner@example.org")
+    public = "https://cams.example.org/home"  # behind a proxy, under a path
+    start_notifier(SURVEILLANCE_EMAIL_URL=url, SURVEILLANCE_PUBLIC_URL=public + "/")
+    event = record_an_event(yard)
+    wait_until(lambda: mailbox.messages, 10, "the e-mail")
+    lines = mailbox.messages[0].get_body().get_content().splitlines()
+    assert f"The event: {public}/events/{event.pk}/" in lines
+    assert f"Its clip: {public}/events/{event.pk}/clip.mp4" in lines
+    # ... which the site serves: the event's own clip.
+    clip = next(line for line in lines if line.startswith("Its clip: ")).removeprefix("Its clip: ")
+    _, cookie = session_cookie(owner)
+    served = httpx.get(clip.replace(public, live_server_url), headers={"Cookie": cookie.decode()})
+    assert served.status_code == 200 and served.headers["content-type"] == "video/mp4"
+    assert served.content == Path(event.clip.file.path).read_bytes()
+
+
+def test_without_a_public_url_the_email_has_no_links(
+    smtp: tuple[Mailbox, str], start_notifier: object, yard: Camera, owner: User
+) -> None:
+    mailbox, url = smtp
+    opted_in(owner, "owner@example.org")
+    start_notifier(SURVEILLANCE_EMAIL_URL=url, SURVEILLANCE_PUBLIC_URL="")
+    record_an_event(yard)  # with a clip to link to
+    wait_until(lambda: mailbox.messages, 10, "the e-mail")
+    body = mailbox.messages[0].get_body().get_content()
+    assert body.startswith("Motion on Yard at ")
+    # Not the address the notifier reaches the site at: no one reading the mail could open it.
+    for link in ("http", "127.0.0.1", "localhost", "/events/", "clip.mp4"):
+        assert link not in body
 
 
 def test_a_burst_within_the_cooldown_is_one_email(

@@ -1,6 +1,6 @@
-"""Recordings from the capture worker over real H.264 files: a clip per event with its pre- and
-post-roll, continuous segments, spans made into one MP4, and the camera's own packets kept as
-they came (checked with ffprobe, packet by packet)."""
+"""Recordings from the capture worker over real H.264 and H.265 files: a clip per event with its
+pre- and post-roll, continuous segments, spans made into one MP4, and the camera's own packets
+kept as they came (checked with ffprobe, packet by packet)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,12 @@ from recordings.preroll import Item, PreRoll
 from tests.cameras import (  # noqa: F401
     long_motion_video,
     mjpeg_camera,
+    motion_video_h265,
     mpegts_camera,
+    mpegts_camera_h265,
     needs_ffmpeg,
     rtsp_camera,
+    rtsp_camera_h265,
 )
 from tests.conftest import client_for, logged_in_page, outside_the_browser_loop, session_cookie
 from tests.processes import wait_until
@@ -57,6 +60,11 @@ def ffprobe(path: Path, *entries: str) -> dict:
 def stream_of(path: Path) -> dict:
     found = ffprobe(path, "stream=codec_name,profile,level,width,height,pix_fmt")
     return found["streams"][0]
+
+
+def sample_entry(path: Path) -> str:
+    """The MP4's name for how its video is coded: avc1, hvc1, hev1."""
+    return ffprobe(path, "stream=codec_tag_string")["streams"][0]["codec_tag_string"]
 
 
 def seconds_of(path: Path) -> float:
@@ -111,6 +119,44 @@ def test_a_clip_is_the_cameras_own_h264_packet_for_packet(
     source, copied = packet_hashes(crossing_at_8), packet_hashes(clip)
     start = source.index(copied[0])
     assert copied == source[start : start + len(copied)]  # not one frame re-encoded
+
+
+def is_run_of(copied: list[str], source: list[str]) -> bool:
+    """Whether the clip's packets are the source's, in order, from some packet on."""
+    start = source.index(copied[0])
+    return copied == source[start : start + len(copied)]
+
+
+@pytest.fixture(scope="module")
+def crossing_at_8_h265(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """crossing_at_8 as a camera that sends H.265 makes it (x265 is in PyAV's wheel)."""
+    path = tmp_path_factory.mktemp("videos") / "crossing-h265.mp4"
+    return write_video(path, 16, moving=(8, 10), codec="hevc")
+
+
+@pytest.fixture
+def h265_yard(db: None, crossing_at_8_h265: Path) -> Camera:
+    return Camera.objects.create(
+        slug="yard", name="Yard", source=str(crossing_at_8_h265), end_after=1
+    )
+
+
+def test_an_h265_cameras_clip_is_its_own_h265_packet_for_packet(
+    h265_yard: Camera, crossing_at_8_h265: Path
+) -> None:
+    run_worker(h265_yard)
+    recording = MotionEvent.objects.get().clip
+    clip = media(recording)
+    assert (recording.codec, recording.width, recording.height) == ("hevc", 320, 240)
+    assert stream_of(clip) == stream_of(crossing_at_8_h265)  # hevc, Main, 320x240, yuv420p
+    copied = packet_hashes(clip)
+    assert is_run_of(copied, packet_hashes(crossing_at_8_h265))  # not one frame re-encoded
+    assert frames_in(clip) == len(copied)
+    assert seconds_of(clip) == pytest.approx(12.0, abs=0.2)  # 3 s to 15 s, as for H.264
+    # Marked hvc1, as Safari wants H.265 in MP4: the clip, and a span of it made into one MP4
+    # (the video of an event going on, a download from the timeline).
+    span = export_span(h265_yard, recording.started_at, None)
+    assert sample_entry(clip) == sample_entry(span) == "hvc1"
 
 
 def test_recording_off_keeps_no_video(yard: Camera) -> None:
@@ -272,6 +318,23 @@ def test_a_clip_deleted_by_hand_is_a_clear_404_page(
     assert page.status_code == 200
 
 
+def test_a_player_reading_on_in_an_event_going_on_gets_the_file_it_began(
+    live_server_url: str, recorded: MotionEvent, owner: object, crossing_at_8: Path
+) -> None:
+    MotionEvent.objects.filter(pk=recorded.pk).update(ended_at=None)  # still going on, its
+    Recording.objects.filter(pk=recorded.clip_id).update(ended_at=None)  # clip being written
+    url = f"{live_server_url}/events/{recorded.pk}/clip.mp4"
+    _, cookie = session_cookie(owner)
+    began = get(url, cookie, Range="bytes=0-").content  # a player's first request: the index
+    shutil.copyfile(crossing_at_8, media(recorded.clip))  # the recording grew meanwhile
+    grown = time.time() + 5
+    os.utime(media(recorded.clip), (grown, grown))
+    rest = get(url, cookie, Range="bytes=1000-")
+    assert rest.status_code == 206 and rest.content == began[1000:]  # the same file, read on
+    anew = get(url, cookie, Range="bytes=0-").content  # a new load: what is recorded now
+    assert len(anew) > len(began)
+
+
 def test_any_recorded_span_of_a_camera_is_one_mp4(
     live_server_url: str, recorded: MotionEvent, owner: object, member: object
 ) -> None:
@@ -313,6 +376,75 @@ def test_chromium_plays_the_clip_on_the_event_page_and_seeks_in_it(
     list_page = page.goto("/events/")
     assert list_page.ok
     assert page.locator(f"a[href='/events/{recorded.pk}/clip.mp4?download=1']").count() == 1
+    page.close()
+
+
+@pytest.fixture
+def recorded_h265(h265_yard: Camera) -> MotionEvent:
+    run_worker(h265_yard)
+    return MotionEvent.objects.select_related("clip").get()
+
+
+@pytest.mark.e2e
+def test_a_browser_that_cannot_play_h265_says_so_and_offers_the_download(
+    live_server_url: str, recorded_h265: MotionEvent, owner: object, browser: object
+) -> None:
+    event = recorded_h265
+    page = logged_in_page(browser, live_server_url, "owner")
+    hevc = 'video/mp4; codecs="hvc1.1.6.L93.B0"'
+    if page.evaluate("t => document.createElement('video').canPlayType(t)", hevc):
+        pytest.skip("this Chromium decodes H.265 (with hardware): it plays the clip")
+    page.goto(f"/events/{event.pk}/")
+    notice = page.locator("#video .video-unsupported")
+    notice.wait_for(state="visible", timeout=10_000)
+    assert "This browser cannot play HEVC video" in notice.inner_text()
+    assert not page.locator("#video video").is_visible()  # no black box that never plays
+    with page.expect_download() as download:
+        page.locator("#video a[download]").click()
+    assert Path(download.value.path()).read_bytes() == media(event.clip).read_bytes()
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def moving_all_along(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 s of H.264 with a box crossing all along: looped by a file camera, an event that goes
+    on (until its maximum length, 5 minutes)."""
+    return write_video(tmp_path_factory.mktemp("videos") / "moving.mp4", 10, moving=(0, 10))
+
+
+@pytest.fixture
+def going_on(moving_all_along: Path, start_worker: Callable) -> MotionEvent:
+    """An event going on, its clip being written by a real capture worker."""
+    Camera.objects.create(slug="street", name="Street", source=str(moving_all_along),
+                          pre_roll=1, end_after=5)  # fmt: skip
+    start_worker("street")
+
+    def playable() -> MotionEvent | None:
+        event = MotionEvent.objects.filter(ended_at__isnull=True, clip__isnull=False).first()
+        on_disk = event and media(event.clip).is_file() and media(event.clip).stat().st_size
+        return event if on_disk and on_disk > 5_000 else None  # a fragment, not just a header
+
+    return wait_until(playable, 30, "an event going on, with video on disk")
+
+
+@pytest.mark.e2e
+def test_the_page_of_an_event_going_on_says_so_and_plays_what_is_recorded_so_far(
+    live_server_url: str, going_on: MotionEvent, owner: object, browser: object
+) -> None:
+    page = logged_in_page(browser, live_server_url, "owner")
+    page.goto(f"/events/{going_on.pk}/")
+    assert "Still going on" in page.locator("#video [data-ongoing-note]").inner_text()
+    video = page.locator("#video video").element_handle()
+    page.wait_for_function("v => v.readyState >= 1", arg=video, timeout=20_000)  # once it can
+    first = video.evaluate(
+        "v => { v.errors = 0; v.addEventListener('error', () => v.errors++);"
+        " v.muted = true; v.play(); return v.duration; }"
+    )
+    # It plays past what was on disk when it first loaded: the page fetched the rest since.
+    page.wait_for_function(f"v => v.currentTime > {first} + 3", arg=video, timeout=30_000)
+    assert video.evaluate("v => v.errors") == 0  # not once a file it could not decode
+    now = outside_the_browser_loop(lambda: MotionEvent.objects.get(pk=going_on.pk))
+    assert now.ended_at is None
     page.close()
 
 
@@ -389,6 +521,24 @@ def test_an_h264_network_cameras_clip_is_its_own_h264(
     start = source.index(copied[0])
     assert copied == source[start : start + len(copied)]
     assert frames_in(clip) == len(copied)
+
+
+@pytest.mark.parametrize("served", ["rtsp_camera_h265", "mpegts_camera_h265"])
+def test_an_h265_network_cameras_clip_is_its_own_h265(
+    served: str, redis_server: str, motion_video_h265: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(served)
+    camera = Camera.objects.create(
+        slug="gate", name="Gate", source=url, end_after=1, pre_roll=1, post_roll=1
+    )
+    event = record_one_event(camera, seconds=30)
+    clip = media(event.clip)
+    assert event.clip.codec == "hevc"
+    assert stream_of(clip) == stream_of(motion_video_h265)
+    copied = packet_hashes(clip)
+    assert is_run_of(copied, packet_hashes(motion_video_h265))
+    assert frames_in(clip) == len(copied)
+    assert sample_entry(clip) == "hvc1"  # its parameter sets in band as well, as they came
 
 
 def test_an_mjpeg_cameras_clip_is_encoded_to_h264_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +13,18 @@ import numpy as np
 
 WIDTH, HEIGHT = 320, 240
 TIME_BASE = Fraction(1, 90_000)  # MPEG's clock, as cameras send it
+ENCODERS = {"h264": "libx264", "hevc": "libx265"}
+ENCODER_OPTIONS = {
+    "h264": {"preset": "veryfast", "bf": "0"},
+    # As an H.265 camera sends it: no B-frames, and each keyframe an IDR the stream can start at
+    # (x265's open GOPs begin at CRA pictures that need the frames before them). At x265's own
+    # quality the still scene's noise is smoothed away and its pictures repeat byte for byte
+    # after each keyframe, which packet_hashes could not tell apart: crf 16 keeps it.
+    "hevc": {
+        "preset": "veryfast",
+        "x265-params": "bframes=0:open-gop=0:scenecut=0:crf=16:log-level=error",
+    },
+}
 
 
 def scene(width: int = WIDTH, height: int = HEIGHT, seed: int = 1) -> np.ndarray:
@@ -36,22 +49,25 @@ def frame_at(background: np.ndarray, t: float, moving: tuple[float, float] | Non
 
 def write_video(path: Path, seconds: float, moving: tuple[float, float] | None = None,
                 fps: int = 15, size: tuple[int, int] = (WIDTH, HEIGHT),
-                crossings_every: float = 0.0) -> Path:  # fmt: skip
-    """An H.264 MP4 of `seconds`, as a camera sends it (a keyframe a second, no B-frames); with
-    `moving`, a dark box crosses between those times (of every `crossings_every` seconds)."""
+                crossings_every: float = 0.0, codec: str = "h264") -> Path:  # fmt: skip
+    """An H.264 (or, with codec="hevc", H.265) MP4 of `seconds`, as a camera sends it (a keyframe
+    a second, no B-frames); with `moving`, a dark box crosses between those times (of every
+    `crossings_every` seconds)."""
     return write_vfr_video(path, [index / fps for index in range(round(seconds * fps))],
-                           moving=moving, size=size, fps=fps,
-                           crossings_every=crossings_every)  # fmt: skip
+                           moving=moving, size=size, fps=fps, crossings_every=crossings_every,
+                           codec=codec)  # fmt: skip
 
 
 def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] | None = None,
                     size: tuple[int, int] = (WIDTH, HEIGHT), fps: int = 15,
-                    crossings_every: float = 0.0, gop: int = 0) -> Path:  # fmt: skip
+                    crossings_every: float = 0.0, gop: int = 0,
+                    codec: str = "h264") -> Path:  # fmt: skip
     """An H.264 MP4 whose frames are at exactly these times (seconds): a variable frame rate, as
-    phones and other recorders write, when the times are uneven. Encoded with PyAV's x264."""
+    phones and other recorders write, when the times are uneven. Encoded with PyAV's x264 (or
+    x265, with codec="hevc": both are in PyAV's wheel)."""
     background, rng = scene(*size), np.random.default_rng(7)
     with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps, options={"preset": "veryfast", "bf": "0"})
+        stream = out.add_stream(ENCODERS[codec], rate=fps, options=ENCODER_OPTIONS[codec])
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
         stream.codec_context.gop_size = gop or fps  # a keyframe a second, as many cameras send
         stream.time_base = TIME_BASE
@@ -65,22 +81,33 @@ def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] 
 
 
 def packet_hashes(path: Path) -> list[str]:
-    """Each video packet's coded pictures, hashed: the same list means the same H.264, not
-    re-encoded. Parameter sets and SEI are left out: an RTSP server repeats them before each
+    """Each video packet's coded pictures, hashed: the same list means the same H.264 (or H.265),
+    not re-encoded. Parameter sets and SEI are left out: an RTSP server repeats them before each
     keyframe (MP4 packets are NAL units, each after its 4-byte length)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        coded = CODED_SLICE[stream.codec_context.name]
         return [
-            hashlib.sha256(slices(bytes(p))).hexdigest() for p in container.demux(stream) if p.size
+            hashlib.sha256(slices(bytes(p), coded)).hexdigest()
+            for p in container.demux(stream)
+            if p.size
         ]
 
 
-def slices(data: bytes) -> bytes:
+# Whether a NAL unit, from its first byte, is a coded slice: H.264's type is the low 5 bits
+# (1 non-IDR, 5 IDR); H.265's the 6 bits after the first (0-31 are the picture's slices).
+CODED_SLICE = {
+    "h264": lambda first: first & 0x1F in (1, 5),
+    "hevc": lambda first: (first >> 1) & 0x3F < 32,
+}
+
+
+def slices(data: bytes, coded: Callable[[int], bool] = CODED_SLICE["h264"]) -> bytes:
     kept, at = [], 0
     while at + 4 <= len(data):
         size = int.from_bytes(data[at : at + 4], "big")
         unit = data[at + 4 : at + 4 + size]
-        if unit and unit[0] & 0x1F in (1, 5):  # coded slices: non-IDR and IDR
+        if unit and coded(unit[0]):
             kept.append(unit)
         at += 4 + size
     return b"".join(kept)

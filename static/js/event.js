@@ -16,14 +16,23 @@
   }
 
   // Still being recorded: the server makes what is on disk into a playable file on each
-  // request. Ask again while nothing is there yet, and when the end of what there was is reached.
+  // request. Ask again while nothing is there yet, and when the end of what there was is reached;
+  // a new src stops the player, so it plays on from there if it was playing.
   if (box.hasAttribute("data-ongoing")) {
-    let tries = 0;
+    let idle = 0; // asked in a row with nothing new: nothing on disk yet, or the event is over
+    let playing = false; // the viewer's wish: the pause that comes with an error or the end is not
+    video.addEventListener("play", () => { playing = true; });
+    video.addEventListener("pause", () => { if (!video.ended && !video.error) playing = false; });
     const reload = () => {
-      if (tries++ > 60) return;
+      if (idle++ > 60) return;
       const at = video.currentTime;
+      const play = playing;
       video.src = box.dataset.clip + "?t=" + Date.now();
-      video.addEventListener("loadedmetadata", () => { video.currentTime = at; }, { once: true });
+      video.addEventListener("loadedmetadata", () => {
+        if (video.duration > at + 0.5) idle = 0; // still growing: follow it as long as it lasts
+        video.currentTime = at;
+        if (play) video.play().catch(() => {});
+      }, { once: true });
     };
     video.addEventListener("error", () => setTimeout(reload, 2000));
     video.addEventListener("ended", () => setTimeout(reload, 1000));
