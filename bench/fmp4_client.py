@@ -47,6 +47,7 @@ class Fragment:
     key: bool
     size: int
     arrival: float = 0.0  # time.monotonic() when its mdat was all in
+    samples: int = 1  # trun's sample count: the frames in it
 
 
 class Viewer:
@@ -57,7 +58,7 @@ class Viewer:
         self.sock = socket.create_connection((host, int(port)), timeout=10)
         self.sock.sendall(f"GET /cameras/{slug}/live.mp4?stream={stream} HTTP/1.1\r\nHost: {host}"
                           f"\r\nAuthorization: Bearer {token}\r\n\r\n".encode())  # fmt: skip
-        self.raw, self.body = bytearray(), bytearray()
+        self.raw, self.body, self.received = bytearray(), bytearray(), 0
         self.left = self.crlf = 0  # of the current chunk: data bytes, then its CRLF
         self.timescale, self.trex_flags, self.moof = 0, 0, None
         while b"\r\n\r\n" not in self.raw:
@@ -74,6 +75,7 @@ class Viewer:
         if not data:
             raise ConnectionError("the server closed live.mp4")
         self.raw += data
+        self.received += len(data)
 
     def buffered(self) -> int:
         """Bytes waiting in this socket's kernel receive queue."""
@@ -146,4 +148,5 @@ class Viewer:
         elif has & 0x400:  # the first sample's own flags, after its duration and size
             flags = number(trun, at + (4 if has & 0x100 else 0) + (4 if has & 0x200 else 0))
         decode = number(tfdt, 4, 8 if tfdt[0] == 1 else 4)
-        return Fragment(seq, decode / self.timescale, not flags & 0x10000, size)
+        return Fragment(seq, decode / self.timescale, not flags & 0x10000, size,
+                        samples=number(trun, 4))  # fmt: skip
