@@ -12,6 +12,7 @@ import numpy as np
 
 WIDTH, HEIGHT = 320, 240
 TIME_BASE = Fraction(1, 90_000)  # MPEG's clock, as cameras send it
+Moving = tuple[float, float] | list[tuple[float, float]] | None  # when a box crosses, seconds
 
 
 def scene(width: int = WIDTH, height: int = HEIGHT, seed: int = 1) -> np.ndarray:
@@ -34,7 +35,7 @@ def frame_at(background: np.ndarray, t: float, moving: tuple[float, float] | Non
     return image
 
 
-def write_video(path: Path, seconds: float, moving: tuple[float, float] | None = None,
+def write_video(path: Path, seconds: float, moving: Moving = None,
                 fps: int = 15, size: tuple[int, int] = (WIDTH, HEIGHT),
                 crossings_every: float = 0.0) -> Path:  # fmt: skip
     """An H.264 MP4 of `seconds`, as a camera sends it (a keyframe a second, no B-frames); with
@@ -44,12 +45,14 @@ def write_video(path: Path, seconds: float, moving: tuple[float, float] | None =
                            crossings_every=crossings_every)  # fmt: skip
 
 
-def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] | None = None,
+def write_vfr_video(path: Path, times: list[float], moving: Moving = None,
                     size: tuple[int, int] = (WIDTH, HEIGHT), fps: int = 15,
                     crossings_every: float = 0.0, gop: int = 0) -> Path:  # fmt: skip
     """An H.264 MP4 whose frames are at exactly these times (seconds): a variable frame rate, as
-    phones and other recorders write, when the times are uneven. Encoded with PyAV's x264."""
+    phones and other recorders write, when the times are uneven. Encoded with PyAV's x264.
+    `moving` may list several crossings."""
     background, rng = scene(*size), np.random.default_rng(7)
+    crossings = moving if isinstance(moving, list) else [moving] if moving else []
     with av.open(str(path), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=fps, options={"preset": "veryfast", "bf": "0"})
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
@@ -57,7 +60,9 @@ def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] 
         stream.time_base = TIME_BASE
         for t in times:
             scene_t = t % crossings_every if crossings_every else t
-            frame = av.VideoFrame.from_ndarray(frame_at(background, scene_t, moving, rng), "bgr24")
+            crossing = next((c for c in crossings if c[0] <= scene_t <= c[1]), None)
+            image = frame_at(background, scene_t, crossing, rng)
+            frame = av.VideoFrame.from_ndarray(image, "bgr24")
             frame.pts, frame.time_base = round(t / TIME_BASE), TIME_BASE
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
