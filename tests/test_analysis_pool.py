@@ -11,10 +11,11 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.videos import write_vfr_video
+from tests.videos import write_sprite_video, write_vfr_video
 
 # 240 s at 10 fps, a keyframe every 7 frames (so a piece's keyframe is off the detection rate's
 # step). Two workers cut at 120 s, three at 80 s and 160 s: crossings straddle 80 s and 120 s,
@@ -54,6 +55,19 @@ def test_objects_are_looked_for_in_the_pool_processes(long_video: Path) -> None:
     one = json.loads(analyze(str(long_video), "--json", "--objects", "--workers", "1"))
     two = json.loads(analyze(str(long_video), "--json", "--objects", "--workers", "2"))
     assert two == one and len(two) == len(CROSSINGS) and all("objects" in e for e in two)
+
+
+def test_a_person_crossing_the_cut_is_found_as_one_worker_finds_them(tmp_path: Path) -> None:
+    person = cv2.resize(cv2.imread(str(Path(__file__).parent / "data" / "camera.jpg")), (220, 220))
+    # 160 s at 5 fps: two pieces, cut at 80 s, while the person walks by.
+    walking = write_sprite_video(tmp_path / "person.mp4", person, 160, (78, 82), fps=5)
+    [one] = json.loads(analyze(str(walking), "--json", "--objects", "--workers", "1"))
+    log = io.StringIO()
+    [two] = json.loads(
+        analyze(str(walking), "--json", "--objects", "--workers", "2", "-v", "2", stderr=log)
+    )
+    assert two == one and set(two["objects"]) == {"person"}
+    assert "piece 2" in log.getvalue()
 
 
 def test_pieces_run_in_processes_of_their_own(long_video: Path) -> None:
