@@ -106,7 +106,8 @@ def plan(timeline: Timeline, workers: int, overlap: float, interval: float) -> l
     if not timeline.times:
         return [Piece(0, None, 0.0, 0.0, math.inf, 0)]
     duration = timeline.times[-1]
-    count = max(1, min(workers, int(duration // overlap))) if timeline.cuttable else 1
+    cuttable = timeline.cuttable and timeline.keyframes
+    count = max(1, min(workers, int(duration // overlap))) if cuttable else 1
     cuts = [0.0] + [duration * k / count for k in range(1, count)] + [math.inf]
     detected = timeline.detections(interval)
     pieces = []
