@@ -9,13 +9,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from cameras.motion.detector import Detection, MotionDetector
 from cameras.motion.segments import EventRules, MotionSegmenter
 from cameras.motion.settings import DetectorSettings
-from cameras.sources import EndOfStream
+from cameras.sources import EndOfStream, SourceError
 from cameras.sources.base import Frame
-from cameras.sources.demux import FileSource
+from cameras.sources.demux import FAILURES, FileSource, reason
+
+if TYPE_CHECKING:
+    from cameras.pieces import Piece
 
 Progress = Callable[[int, int], None]  # (frames done, frames in the file or 0 if unknown)
 # Told of each new peak of an event's motion, its first frame included: (event's index, the
@@ -48,30 +52,55 @@ class VideoAnalysis:
         self.interval, self.width = settings.interval, settings.width
         self.events: list[FoundEvent] = []
         self.peak = 0.0
+        self.frames = 0  # read, of the piece's own when a piece
+        self.stopped_at = math.inf  # a piece's: the first frame it did not take
 
-    def run(self, path: str, progress: Progress | None = None) -> list[FoundEvent]:
+    def run(self, path: str, progress: Progress | None = None, piece: Piece | None = None,
+            threads: int | None = None) -> list[FoundEvent]:  # fmt: skip
+        """The events of the file, or of one piece of it (then from its first frame on, and
+        `stopped_at` says where it stopped); `threads` decode (None: as many as FFmpeg likes)."""
         source = FileSource(path, realtime=False, loop=False)
+        source.decode_threads = threads
         source.open()  # SourceError with a clear message for a missing or unreadable file
         try:
-            self.read_all(source, progress)
+            if piece is not None:
+                self.seek(source, piece)
+            self.read_all(source, progress, piece)
         finally:
             source.close()
         return self.events
 
-    def read_all(self, source: FileSource, progress: Progress | None) -> None:
+    def seek(self, source: FileSource, piece: Piece) -> None:
+        if piece.seek is not None:
+            try:
+                source.container.seek(piece.seek, stream=source.stream)  # to that keyframe
+            except FAILURES as exc:
+                raise SourceError(f"cannot seek in {source.describe()}: {reason(exc)}") from None
+            source.packets = source.container.demux(source.stream)
+        source.first_pts = piece.first_pts  # times from the file's start, not the piece's
+
+    def read_all(self, source: FileSource, progress: Progress | None, piece: Piece | None) -> None:
         total, next_detection = source.frame_count(), 0.0
+        cut, end = (piece.cut, piece.end) if piece else (0.0, math.inf)
+        if piece is not None:
+            next_detection = piece.first_detection
         while True:
             try:
                 frame = source.read()  # not converted unless detection looks at it
-                t = source.elapsed  # the frame's own time: index / fps is wrong for VFR files
-                if t + 1e-9 >= next_detection:
-                    next_detection = t + self.interval
-                    self.frame = frame
-                    self.detect(t, frame.detection_image(self.width))
             except EndOfStream:
                 break
-            if progress is not None:
-                progress(source.index, total)
+            t = source.elapsed  # the frame's own time: index / fps is wrong for VFR files
+            if t >= end and self.segmenter.settled(t):
+                self.stopped_at = t
+                return
+            if t + 1e-9 >= next_detection:
+                next_detection = t + self.interval
+                self.frame = frame
+                self.detect(t, frame.detection_image(self.width))
+            if cut <= t < end:
+                self.frames += 1
+                if progress is not None:
+                    progress(self.frames, total)
         self.apply(self.segmenter.close())
 
     def detect(self, t: float, image: object) -> None:

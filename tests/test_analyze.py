@@ -88,7 +88,7 @@ def test_objects_lists_the_person_in_an_event_and_nothing_for_a_cup(tmp_path: Pa
     assert "person" in analyze(str(walking), "--objects")  # the table names it too
 
 
-def test_objects_with_a_pool_of_workers_finds_what_one_finds(tmp_path: Path) -> None:
+def test_objects_with_two_workers_on_a_file_too_short_to_cut_find_the_same(tmp_path: Path) -> None:
     person = cv2.resize(cv2.imread(str(Path(__file__).parent / "data" / "camera.jpg")), (220, 220))
     walking = write_sprite_video(tmp_path / "person.mp4", person, 7, (2, 5))
     [alone] = json.loads(analyze(str(walking), "--objects", "--json"))

@@ -25,6 +25,7 @@ ENCODER_OPTIONS = {
         "x265-params": "bframes=0:open-gop=0:scenecut=0:crf=16:log-level=error",
     },
 }
+Moving = tuple[float, float] | list[tuple[float, float]] | None  # when a box crosses, seconds
 
 
 def scene(width: int = WIDTH, height: int = HEIGHT, seed: int = 1) -> np.ndarray:
@@ -47,7 +48,7 @@ def frame_at(background: np.ndarray, t: float, moving: tuple[float, float] | Non
     return image
 
 
-def write_video(path: Path, seconds: float, moving: tuple[float, float] | None = None,
+def write_video(path: Path, seconds: float, moving: Moving = None,
                 fps: int = 15, size: tuple[int, int] = (WIDTH, HEIGHT),
                 crossings_every: float = 0.0, codec: str = "h264") -> Path:  # fmt: skip
     """An H.264 (or, with codec="hevc", H.265) MP4 of `seconds`, as a camera sends it (a keyframe
@@ -58,14 +59,15 @@ def write_video(path: Path, seconds: float, moving: tuple[float, float] | None =
                            codec=codec)  # fmt: skip
 
 
-def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] | None = None,
+def write_vfr_video(path: Path, times: list[float], moving: Moving = None,
                     size: tuple[int, int] = (WIDTH, HEIGHT), fps: int = 15,
                     crossings_every: float = 0.0, gop: int = 0,
                     codec: str = "h264") -> Path:  # fmt: skip
     """An H.264 MP4 whose frames are at exactly these times (seconds): a variable frame rate, as
     phones and other recorders write, when the times are uneven. Encoded with PyAV's x264 (or
-    x265, with codec="hevc": both are in PyAV's wheel)."""
+    x265, with codec="hevc": both are in PyAV's wheel). `moving` may list several crossings."""
     background, rng = scene(*size), np.random.default_rng(7)
+    crossings = moving if isinstance(moving, list) else [moving] if moving else []
     with av.open(str(path), "w", format="mp4") as out:
         stream = out.add_stream(ENCODERS[codec], rate=fps, options=ENCODER_OPTIONS[codec])
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
@@ -73,7 +75,9 @@ def write_vfr_video(path: Path, times: list[float], moving: tuple[float, float] 
         stream.time_base = TIME_BASE
         for t in times:
             scene_t = t % crossings_every if crossings_every else t
-            frame = av.VideoFrame.from_ndarray(frame_at(background, scene_t, moving, rng), "bgr24")
+            crossing = next((c for c in crossings if c[0] <= scene_t <= c[1]), None)
+            image = frame_at(background, scene_t, crossing, rng)
+            frame = av.VideoFrame.from_ndarray(image, "bgr24")
             frame.pts, frame.time_base = round(t / TIME_BASE), TIME_BASE
             out.mux(stream.encode(frame))
         out.mux(stream.encode())

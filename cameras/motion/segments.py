@@ -54,6 +54,13 @@ class MotionSegmenter:
             return transitions
         return []
 
+    def settled(self, at: float) -> bool:
+        """Whether no event that starts before `at` can be open or still begin: none is open, and
+        motion from `at` on would start afresh (a piece of a split file may stop here)."""
+        if self.in_event:
+            return False
+        return self.motion_since is None or at - self.last_motion > MOTION_GAP
+
     def close(self) -> list[Transition]:
         """End the open event, if any, at its last motion (the video or the worker stops)."""
         return [self.end(self.last_motion)] if self.in_event else []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,14 +10,14 @@ import cv2
 from django.conf import settings as django_settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cameras.analysis import FoundEvent, VideoAnalysis
+from cameras.analysis import FoundEvent
 from cameras.models import Camera
 from cameras.motion.segments import EventRules
 from cameras.motion.settings import DetectorSettings
+from cameras.pieces import Timeline, plan, warm_up
 from cameras.sources import SourceError
-from objects.analysis import ObjectAnalysis
-from objects.detector import Detector
 from objects.model import ModelError, load_network
+from objects.pool import AnalysisPool, PoolError, analyse
 
 
 class ProgressBar:
@@ -58,49 +59,66 @@ class Command(BaseCommand):
             help="look for objects in each event (people, or SURVEILLANCE_OBJECT_MODEL's labels)",
         )  # fmt: skip
         parser.add_argument(
-            "--workers", type=int, default=1, metavar="N",
-            help="with --objects: detector processes (default 1, in this one)",
+            "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+            help="processes, one thread each, over pieces of the file (default: one per core)",
         )  # fmt: skip
 
     def handle(
         self, video: str, camera: str | None, as_json: bool, objects: bool, workers: int,
-        **options: object,
+        verbosity: int, **options: object,
     ) -> None:  # fmt: skip
+        self.verbosity = verbosity
         settings, rules = self.settings_for(camera)
         if workers < 1:
             raise CommandError("--workers must be at least 1")
-        finder = self.object_analysis(workers) if objects else None
+        model = self.object_model() if objects else None
         bar = ProgressBar(Path(video).name) if sys.stderr.isatty() else None
         try:
-            analysis = VideoAnalysis(settings, rules, finder.on_peak if finder else None)
-            events = analysis.run(video, progress=bar)
-        except SourceError as exc:
+            events = self.analyse(video, settings, rules, model, workers, bar)
+        except (SourceError, PoolError) as exc:
             raise CommandError(str(exc)) from None
         finally:
             if bar is not None:
                 bar.finish()
-        if finder is not None:
-            finder.finish()
-            for index, event in enumerate(events):
-                event.objects = finder.objects_of(index)
         if as_json:
             self.stdout.write(json.dumps([event.to_dict() for event in events]))
         else:
             self.print_table(events)
 
-    def object_analysis(self, workers: int) -> ObjectAnalysis:
+    def analyse(
+        self, video: str, settings: DetectorSettings, rules: EventRules, model: str | None,
+        workers: int, bar: ProgressBar | None,
+    ) -> list[FoundEvent]:  # fmt: skip
+        """In this process for one worker or a file too short to cut, else in a pool."""
+        pieces = []
+        if workers > 1:
+            timeline = Timeline.read(video)
+            overlap = warm_up(settings, rules, timeline.fps)
+            pieces = plan(timeline, workers, overlap, settings.interval)
+        if len(pieces) < 2:
+            cv2.setNumThreads(1)  # as the detector process runs it: the numbers are comparable
+            return analyse(video, settings, rules, model, progress=bar, threads=workers).events
+        pool = AnalysisPool(settings, rules, model)
+        events = pool.run(video, pieces, len(timeline.times), bar)
+        for piece, result in zip(pieces, pool.results, strict=True):
+            self.log(f"piece {piece.number + 1}: from {piece.cut:.1f} s, {result.frames} frames, "
+                     f"process {result.pid}", 2)  # fmt: skip
+        return events
+
+    def log(self, message: str, level: int) -> None:
+        if self.verbosity >= level:
+            self.stderr.write(message)
+
+    def object_model(self) -> str:
+        """SURVEILLANCE_OBJECT_MODEL, once it is known to load: a model that cannot run is then
+        one clear error, not pool processes dying one after another as they start."""
         if not django_settings.OBJECT_DETECTION:
             raise CommandError("object detection is off (SURVEILLANCE_OBJECT_MODEL=off)")
         try:
-            # Loaded here with a pool too: a model that cannot run is then one clear error, not
-            # pool processes dying one after another as they start.
-            network = load_network()
+            load_network()
         except ModelError as exc:
             raise CommandError(str(exc)) from None
-        if workers > 1:
-            return ObjectAnalysis(None, workers, django_settings.OBJECT_MODEL)
-        cv2.setNumThreads(1)  # as the detector process runs it: the numbers are comparable
-        return ObjectAnalysis(Detector(network))
+        return django_settings.OBJECT_MODEL
 
     def settings_for(self, slug: str | None) -> tuple[DetectorSettings, EventRules]:
         if slug is None:
