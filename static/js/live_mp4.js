@@ -5,6 +5,8 @@
 
 (function () {
   const BEHIND = 1.5; // seconds behind the newest frame before jumping to it
+  const NEAR = 0.3; // seconds behind it that a player may be; further, it plays a little faster
+  const CATCH_UP = 1.1; // the rate it plays at until it is near again
   const KEEP = 10; // seconds of video kept behind the playhead
 
   function supported(mime) {
@@ -57,6 +59,8 @@
       if (end - this.video.currentTime > BEHIND || this.video.currentTime < ranges.start(0)) {
         this.video.currentTime = Math.max(ranges.start(ranges.length - 1), end - 0.2);
       }
+      // A player starts wherever its first frames put it, and would stay that far behind.
+      this.video.playbackRate = end - this.video.currentTime > NEAR ? CATCH_UP : 1;
       if (this.video.paused) this.video.play().catch(() => {});
       if (this.video.currentTime - ranges.start(0) > 2 * KEEP) this.trim(KEEP);
     }
