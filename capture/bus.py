@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 DEMAND_TTL = 3.0  # seconds a demand message keeps a width encoded
 SEND_TIMEOUT = 2.0  # a send stuck longer (a dead link to Redis) is given up and tried again
+STOP_WAIT = 5.0  # seconds a stopping worker waits for its last alerts (the supervisor gives 8)
 LIVE_VIDEO = {"frame", "fragment"}  # the live view's: a newer one comes in a moment
 MAX_FRAMES = 20  # frames waiting to be sent (a burst from the camera); more are dropped
 MAX_WAITING = 10_000  # alerts and status waiting while Redis is away
@@ -78,11 +79,16 @@ class Bus:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Send what waits (bounded by timeout), then end the loop."""
+    def stop(self, timeout: float = STOP_WAIT) -> None:
+        """Send the alerts and status that wait (bounded by timeout), then end the loop. Frames
+        are dropped: a picture of a camera going away is worth nothing, and must not spend the
+        time its last motion.end needs on a slow Redis."""
+        self.frames.clear()
         deadline = time.monotonic() + timeout
-        while self.pending() and time.monotonic() < deadline:
+        while self.waiting and time.monotonic() < deadline:
             time.sleep(0.01)
+        if self.waiting:
+            logger.error("channel layer away: stopped with %d messages unsent", len(self.waiting))
         if self.loop.is_running():
             asyncio.run_coroutine_threadsafe(self.end(), self.loop).result(timeout)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -92,9 +98,6 @@ class Bus:
             # layer's cleanup would run it inside whatever loop runs then.
             with contextlib.suppress(Exception):
                 self.loop.close()
-
-    def pending(self) -> int:
-        return len(self.frames) + len(self.waiting)
 
     def publish(self, group: str, message: dict) -> bool:
         """Queue a group_send. False when a frame was dropped because Redis is not keeping up;

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,6 +104,25 @@ def test_alerts_and_status_wait_for_a_paused_redis_while_frames_are_dropped(
         ("motion.end", 1, None),
         ("motion.start", 2, None),
     ]
+
+
+def test_a_bus_stopping_while_redis_is_slow_still_sends_its_last_alerts(
+    private_redis: tuple,
+) -> None:
+    """A worker told to stop closes its event: that motion.end goes out even when Redis answers
+    late and a backlog of frames is waiting; the frames do not."""
+    process, layer = private_redis
+    alerts, pictures = listen(layer, "camera.yard"), listen(layer, "frames.yard.0")
+    bus = Bus(layer=layer)
+    bus.start()
+    os.kill(process.pid, signal.SIGSTOP)
+    for i in range(MAX_FRAMES):
+        bus.publish("frames.yard.0", {"type": "frame", "jpeg": b"x" * 1000, "t": i})
+    bus.publish("camera.yard", {"type": "motion.end", "event": {"id": 1}})
+    threading.Timer(3.0, os.kill, (process.pid, signal.SIGCONT)).start()  # back in 3 s
+    bus.stop()
+    assert once_each(received(layer, alerts, 1.0)) == [("motion.end", 1, None)]
+    assert len(received(layer, pictures, 1.0)) <= 1  # at most the one being sent at the pause
 
 
 def test_a_motion_start_during_a_redis_pause_reaches_the_dashboards_afterwards(
