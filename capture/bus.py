@@ -80,12 +80,11 @@ class Bus:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
     def stop(self, timeout: float = STOP_WAIT) -> None:
-        """Send the alerts and status that wait (bounded by timeout), then end the loop. Frames
-        are dropped: a picture of a camera going away is worth nothing, and must not spend the
-        time its last motion.end needs on a slow Redis."""
-        self.frames.clear()
+        """Send what waits (bounded by timeout), then end the loop. Alerts and status go first
+        (the sender always takes them before frames), so the frames still waiting never cost
+        the last motion.end its time on a slow Redis."""
         deadline = time.monotonic() + timeout
-        while self.waiting and time.monotonic() < deadline:
+        while (self.waiting or self.frames) and time.monotonic() < deadline:
             time.sleep(0.01)
         if self.waiting:
             logger.error("channel layer away: stopped with %d messages unsent", len(self.waiting))

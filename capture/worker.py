@@ -7,7 +7,6 @@ here, once per width somebody watches, and never when nobody does.
 
 from __future__ import annotations
 
-import collections
 import logging
 import statistics
 import time
@@ -108,7 +107,7 @@ class CaptureWorker:
         self.next_status = self.next_save = 0.0
         self.last_frame_at: float | None = None  # capture time of the newest frame
         self.last_stream_time: float | None = None  # its time on the camera's clock, if known
-        self.stream_steps: collections.deque[float] = collections.deque(maxlen=31)
+        self.stream_steps: deque[float] = deque(maxlen=31)  # its last steps, seconds
         self.connected_at = 0.0  # frames missing before this are an outage, not drops
         self.corrupt_in_a_row = 0
         self.muxers: dict[str, LiveMuxer] = {}  # live MP4 by stream name, while watched
@@ -300,6 +299,7 @@ class CaptureWorker:
         the rate measured so far; those are uneven (two frames at once, then none), so only a
         hole of several frames counts."""
         if self.last_frame_at is None or self.last_frame_at < self.connected_at:
+            self.stream_steps.clear()  # a new connection: its own clock, maybe its own pace
             return
         if frame.stream_time is not None and self.last_stream_time is not None:
             step = frame.stream_time - self.last_stream_time
