@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from cameras.sources import mjpeg
 from capture.bus import Bus
 from capture.worker import CaptureWorker
 from events.models import MotionEvent
-from tests.cameras import long_motion_video, mjpeg_camera, mpegts_camera, needs_ffmpeg, rtsp_camera  # noqa: F401
+from tests.cameras import long_motion_video, mjpeg_camera, mpegts_camera, rtsp_camera, serve_mpegts  # noqa: F401
 from tests.processes import free_port, wait_until
 from tests.videos import write_vfr_video, write_video
 
@@ -65,20 +64,6 @@ def test_dead_camera_is_offline_with_a_reason_that_hides_its_password(bus: Bus) 
     assert worker.source is None and worker.backoff.delay == 1.0
 
 
-def served_as_mpegts(video: Path) -> subprocess.Popen:
-    """ffmpeg sending `video` over HTTP MPEG-TS, as it is: it flushes about a second at a time,
-    so the frames arrive in bursts whatever their own times."""
-    needs_ffmpeg()
-    url = f"http://127.0.0.1:{free_port()}/cam.ts"
-    process = subprocess.Popen(
-        ["ffmpeg", "-loglevel", "error", "-re", "-i", str(video), "-an", "-c:v", "copy",
-         "-f", "mpegts", "-listen", "1", url], stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    process.url = url
-    time.sleep(0.5)  # ffmpeg opens its input before it listens
-    return process
-
-
 def dropped_after(camera: Camera, bus: Bus, seconds: float) -> int:
     worker = CaptureWorker(camera, bus)
     deadline = time.monotonic() + seconds
@@ -95,9 +80,10 @@ def dropped_after(camera: Camera, bus: Bus, seconds: float) -> int:
 def test_a_stream_that_arrives_in_bursts_has_dropped_no_frames(bus: Bus, tmp_path: Path) -> None:
     """Counted on the camera's own timestamps, not on arrival: the health page's "dropped"
     must not blame a camera whose frames all came, in lumps."""
-    camera_process = served_as_mpegts(write_video(tmp_path / "even.mp4", 10))
+    # ffmpeg flushes about a second at a time: the frames arrive in bursts, whatever their times
+    url, camera_process = serve_mpegts(write_video(tmp_path / "even.mp4", 10))
     try:
-        camera = Camera.objects.create(slug="lumpy", name="Lumpy", source=camera_process.url)
+        camera = Camera.objects.create(slug="lumpy", name="Lumpy", source=url)
         assert dropped_after(camera, bus, 7) == 0
     finally:
         camera_process.kill()
@@ -109,9 +95,9 @@ def test_frames_missing_from_the_cameras_own_timeline_are_counted_as_dropped(
 ) -> None:
     """A second of frames that never came (3-4 s of the stream): 14 frames at 15 fps."""
     times = [i / 15 for i in range(150) if not 45 <= i < 60]
-    camera_process = served_as_mpegts(write_vfr_video(tmp_path / "holed.mp4", times))
+    url, camera_process = serve_mpegts(write_vfr_video(tmp_path / "holed.mp4", times))
     try:
-        camera = Camera.objects.create(slug="holed", name="Holed", source=camera_process.url)
+        camera = Camera.objects.create(slug="holed", name="Holed", source=url)
         assert 12 <= dropped_after(camera, bus, 7) <= 16
     finally:
         camera_process.kill()
