@@ -147,3 +147,16 @@ class MpegTs:
     def __exit__(self, *_: object) -> None:
         self.process.kill()  # it ignores SIGTERM while it waits for its client
         self.process.wait()
+
+
+TWO_STREAMS = (Stream("H.264 1920x1080 RTSP", (1920, 1080), "rtsp"), (640, 360))  # main, sub size
+
+
+def two_stream_videos(video: Path | None, seconds: float) -> tuple[dict[str, Path], str]:
+    """A 1920x1080 main and a 640x360 sub-stream of one scene (--video, else a synthetic one),
+    each at least `seconds` long; and how a report names the scene."""
+    source = video.resolve() if video else synthetic_source()
+    main, sub_size = TWO_STREAMS
+    videos = {"main": make_video(source, main.size, seconds),
+              "sub": make_video(source, sub_size, seconds)}  # fmt: skip
+    return videos, f"`{source.name}`" if video else "a synthetic scene"

@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import av
 
 from bench.capture_cost import WARMUP, check_tools
-from bench.capture_streams import MpegTs, Server, make_video, synthetic_source
+from bench.capture_streams import MpegTs, Server, two_stream_videos
 from bench.fmp4_client import Viewer, find, number
 from bench.proc import cpu_seconds, load_average
 from bench.tables import publish
-from bench.ten_cameras import MAIN, SUB_SIZE, all_online
+from bench.ten_cameras import MAIN, all_online
 from tests.harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -258,11 +258,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="each measured window")
     args = parser.parse_args()
     check_tools(["floor"], [MAIN])
-    source = args.video.resolve() if args.video else synthetic_source()
-    args.source = f"`{source.name}`" if args.video else "a synthetic scene"
     length = 2 * args.seconds + 4 * WARMUP + 120
-    videos = {"main": make_video(source, MAIN.size, length),
-              "sub": make_video(source, SUB_SIZE, length)}  # fmt: skip
+    videos, args.source = two_stream_videos(args.video, length)
     with av.open(str(videos["main"])) as container:
         bitrate = videos["main"].stat().st_size * 8 / (container.duration / 1e6) / 1e6
     loads = [load_average()]

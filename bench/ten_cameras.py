@@ -34,13 +34,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.capture_cost import WARMUP, cell, check_tools
-from bench.capture_streams import MpegTs, Server, Stream, make_video, synthetic_source
+from bench.capture_streams import (
+    TWO_STREAMS,
+    MpegTs,
+    Server,
+    two_stream_videos,
+)
 from bench.proc import cpu_seconds, load_average
 from bench.tables import publish
 from tests.harness import bench_site, manage, start_worker, stop_process, tail, wait_until
 
-MAIN = Stream("H.264 1920x1080 RTSP", (1920, 1080), "rtsp")
-SUB_SIZE = (640, 360)
+MAIN = TWO_STREAMS[0]
 FPS = 15.0
 PROGRESS_EVERY = 10.0
 
@@ -156,11 +160,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     args = parser.parse_args()
     check_tools(["floor"], [MAIN])
-    source = args.video.resolve() if args.video else synthetic_source()
-    args.source = f"`{source.name}`" if args.video else "a synthetic scene"
     length = args.seconds + WARMUP + 120  # the start of ten workers, the window, and room
-    videos = {"main": make_video(source, MAIN.size, length),
-              "sub": make_video(source, SUB_SIZE, length)}  # fmt: skip
+    videos, args.source = two_stream_videos(args.video, length)
     loads = [load_average()]
     with bench_site("ten-cameras") as (tmp, env):
         result = run(env, tmp, videos, args)

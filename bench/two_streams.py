@@ -43,7 +43,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.capture_cost import WARMUP, Bench, Run, cell, check_tools
-from bench.capture_streams import MpegTs, Server, Stream, floor_argv, make_video, synthetic_source
+from bench.capture_streams import (
+    TWO_STREAMS,
+    MpegTs,
+    Server,
+    floor_argv,
+    two_stream_videos,
+)
 from bench.install import PASSWORD, USERNAME
 from bench.proc import load_average
 from bench.stalled_viewer import READ_SECONDS, RESUME_SECONDS, Stall, stall_rows, watch_and_stall
@@ -59,8 +65,7 @@ from tests.harness import (
     wait_until,
 )
 
-MAIN = Stream("H.264 1920x1080 RTSP", (1920, 1080), "rtsp")
-SUB_SIZE = (640, 360)
+MAIN = TWO_STREAMS[0]
 SLUG = "gate"
 CPU_LIMIT = 0.35  # worker / decode floor of the main stream
 
@@ -176,11 +181,8 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     args = arguments()
     check_tools(["floor"], [MAIN])
-    source = args.video.resolve() if args.video else synthetic_source()
-    args.source = f"`{source.name}`" if args.video else "a synthetic scene"
     length = max(args.seconds + WARMUP, READ_SECONDS + args.stall_seconds + RESUME_SECONDS) + 40
-    videos = {"main": make_video(source, MAIN.size, length),
-              "sub": make_video(source, SUB_SIZE, length)}  # fmt: skip
+    videos, args.source = two_stream_videos(args.video, length)
     loads = [load_average()]
     with bench_site("two-streams") as (tmp, env):
         bench = TwoStreamBench(tmp, env, args.seconds, ["floor", "worker"])
